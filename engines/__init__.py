@@ -1,0 +1,1 @@
+"""Render engines driven by aefarm; After Effects is the first."""

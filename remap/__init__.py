@@ -1,0 +1,1 @@
+"""Path mapping: rules, one-path mapping, byte-exact project conversion and project scans."""

@@ -1,0 +1,45 @@
+"""Shared test fixtures.
+
+Tests run the real console scripts of the environment pytest runs in, so the venv's bin folder goes first on PATH
+(OpenJD sessions and the accsyn runner start `aefarm`/`aerender-sim` by name).
+"""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+
+os.environ["PATH"] = f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+
+# The CI machine is shared and noisy: never fail a property test on wall time.
+settings.register_profile("aefarm", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("aefarm")
+
+
+def run_aefarm(*args, check=None, env=None, cwd=None, timeout=120, input=None):
+    """Run `python -m engines.aftereffects` (the `aefarm` command) and return the CompletedProcess."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "engines.aftereffects", *map(str, args)],
+        capture_output=True, text=True, env=env, cwd=cwd or REPO, timeout=timeout, input=input,
+    )
+    if check is not None:
+        assert proc.returncode == check, (proc.returncode, proc.stdout, proc.stderr)
+    return proc
+
+
+@pytest.fixture
+def aefarm():
+    return run_aefarm
+
+
+@pytest.fixture(scope="session")
+def aerender_sim() -> str:
+    """Path of the simulator's console script (a test instrument standing in for Adobe's aerender)."""
+    path = VENV_BIN / ("aerender-sim.exe" if os.name == "nt" else "aerender-sim")
+    assert path.exists(), f"{path} missing: run `bash .ci/setup`"
+    return str(path)

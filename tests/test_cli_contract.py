@@ -1,0 +1,83 @@
+"""The CLI contract every subcommand relies on: version, help, one-line errors with exit 2, --debug tracebacks."""
+import subprocess
+import sys
+
+from engines.aftereffects import __version__, cli, exitcodes
+
+
+def test_version_prints_package_version(aefarm):
+    proc = aefarm("--version", check=0)
+    assert proc.stdout.strip() == f"aefarm {__version__}"
+
+
+def test_help_lists_subcommands(aefarm):
+    proc = aefarm("--help", check=0)
+    assert "frames" in proc.stdout
+
+
+def test_unknown_subcommand_is_one_line_exit_2(aefarm):
+    proc = aefarm("no-such-command", check=exitcodes.BAD_INPUT)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no-such-command" in lines[0]
+    assert proc.stdout == ""
+
+
+def test_missing_subcommand_is_one_line_exit_2(aefarm):
+    proc = aefarm(check=exitcodes.BAD_INPUT)
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+class _Known(Exception):
+    exit_code = 2
+
+
+def _fake_command(exc):
+    def add_parser(sub, parents):
+        p = sub.add_parser("boom", parents=parents)
+        def func(args):
+            raise exc
+        p.set_defaults(func=func)
+    return add_parser
+
+
+def _run_with_failing_command(monkeypatch, capsys, exc, argv):
+    real_build = cli.build_parser
+
+    def build():
+        parser = real_build()
+        sub = next(a for a in parser._actions if a.dest == "command")
+        _fake_command(exc)(sub, [cli._debug_parent()])
+        return parser
+
+    monkeypatch.setattr(cli, "build_parser", build)
+    code = cli.main(argv)
+    return code, capsys.readouterr()
+
+
+def test_known_error_is_one_line_with_its_exit_code(monkeypatch, capsys):
+    code, out = _run_with_failing_command(monkeypatch, capsys, _Known("bad spec 'x'\n  at 1"), ["boom"])
+    assert code == 2
+    assert out.err.strip() == "aefarm: error: bad spec 'x' at 1"
+    assert "Traceback" not in out.err
+
+
+def test_internal_error_exits_1_and_debug_shows_traceback(monkeypatch, capsys):
+    code, out = _run_with_failing_command(monkeypatch, capsys, RuntimeError("oops"), ["boom"])
+    assert code == exitcodes.INTERNAL
+    assert "internal error: RuntimeError: oops" in out.err and "Traceback" not in out.err
+    code, out = _run_with_failing_command(monkeypatch, capsys, RuntimeError("oops"), ["--debug", "boom"])
+    assert code == exitcodes.INTERNAL and "Traceback" in out.err
+    code, out = _run_with_failing_command(monkeypatch, capsys, RuntimeError("oops"), ["boom", "--debug"])
+    assert code == exitcodes.INTERNAL and "Traceback" in out.err
+
+
+def test_missing_file_is_bad_input(monkeypatch, capsys):
+    code, out = _run_with_failing_command(
+        monkeypatch, capsys, FileNotFoundError(2, "No such file or directory", "/nope.aepx"), ["boom"])
+    assert code == exitcodes.BAD_INPUT
+    assert out.err.strip() == "aefarm: error: No such file or directory: /nope.aepx"
+
+
+def test_module_entry_point_matches_console_script():
+    proc = subprocess.run([sys.executable, "-m", "engines.aftereffects", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and __version__ in proc.stdout
