@@ -1,0 +1,13 @@
+"""The error base of the `stmpo` package.
+
+Bad input to planning, affinity or aerender handling (a malformed NUMA map, an impossible setting, a wrong aerender
+path) raises ``StmpoError`` with one line naming what and where; the `aefarm` CLI prints that line and exits with
+``exit_code`` instead of showing a traceback.
+"""
+from __future__ import annotations
+
+
+class StmpoError(Exception):
+    """Bad input for STMPO (settings, topology map, aerender command); exit code 2 like every aefarm package."""
+
+    exit_code = 2

@@ -1,0 +1,393 @@
+"""The aerender simulator's worker process: the stand-in for After Effects itself (a TEST INSTRUMENT).
+
+The launcher (`stmpo.simulator`) starts this module as a separate process, exactly as Adobe's aerender starts After
+Effects, and relays what it prints. It reads the project, checks footage, renders frames to real PNGs (or pipes them
+to ffmpeg for movies) and injects the faults the environment asks for. It writes its lines to fd 1 unbuffered and
+keeps rendering when the launcher is gone (the orphan hazard an orchestrator must handle).
+
+Lines starting with CONTROL are a private protocol to the launcher (frames written), never shown to users.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from stmpo import sim_png
+from stmpo.sim_project import Project, SimProjectError, footage_exists, load_project
+
+CONTROL = "\x1e"
+MOVIE_CODECS = {
+    ".mov": ["-c:v", "png", "-pix_fmt", "rgb24"],
+    ".avi": ["-c:v", "mjpeg", "-pix_fmt", "yuvj420p", "-q:v", "3"],
+    ".mp4": ["-c:v", "mpeg4", "-pix_fmt", "yuv420p", "-q:v", "5"],
+}
+_HASHES = re.compile(r"\[(#+)\]")
+
+
+# ---------------------------------------------------------------- aerender's text formats (pure)
+
+def timecode(frame: int, fps: float) -> str:
+    """H:MM:SS:FF as After Effects prints it; 29.97/59.94 use drop-frame numbering with `;` separators."""
+    nominal = int(round(fps))
+    drop = abs(fps - nominal) > 0.001 and nominal in (30, 60)
+    sign = "-" if frame < 0 else ""
+    n = abs(frame)
+    if drop:
+        dropped = 2 * nominal // 30
+        per_minute = nominal * 60 - dropped
+        per_ten = per_minute * 10 + dropped
+        tens, rem = divmod(n, per_ten)
+        n += dropped * 9 * tens + (dropped * ((rem - dropped) // per_minute) if rem > dropped else 0)
+    ff = n % nominal
+    seconds = n // nominal
+    sep = ";" if drop else ":"
+    return f"{sign}{seconds // 3600}{sep}{seconds // 60 % 60:02d}{sep}{seconds % 60:02d}{sep}{ff:02d}"
+
+
+def elapsed_text(seconds: float) -> str:
+    """`0 Seconds`, `1 Min, 2 Sec`, `26 Hr, 15 Min`: the three shapes aerender uses."""
+    total = int(seconds)
+    if total < 60:
+        return f"{total} Seconds"
+    if total < 3600:
+        return f"{total // 60} Min, {total % 60} Sec"
+    return f"{total // 3600} Hr, {total // 60 % 60} Min"
+
+
+def clock_text(moment: datetime.datetime) -> str:
+    """`4/30/2018 3:10:50 PM`, the US-style stamp aerender puts on composition start and finish."""
+    hour = moment.hour % 12 or 12
+    return (f"{moment.month}/{moment.day}/{moment.year} {hour}:{moment.minute:02d}:{moment.second:02d} "
+            f"{'AM' if moment.hour < 12 else 'PM'}")
+
+
+def expand_output(template: str, comp: str, frame: Optional[int]) -> str:
+    """Expand `[compName]`, `[fileextension]` and `[#####]` (any count of #) as After Effects does."""
+    safe_comp = re.sub(r"[\\/:]", "_", comp)
+    text = re.sub(r"\[compName\]", lambda m: safe_comp, template, flags=re.IGNORECASE)
+    text = re.sub(r"\[fileExtension\]", "png", text, flags=re.IGNORECASE)
+    if frame is not None:
+        text = _HASHES.sub(lambda m: f"{frame:0{len(m.group(1))}d}", text)
+    return text
+
+
+def sequence_template(path: str) -> str:
+    """An image-sequence name without `[#...]` gets `_[#####]` before its extension, so frames don't collide."""
+    if _HASHES.search(path):
+        return path
+    folder, name = os.path.split(path)
+    stem, ext = os.path.splitext(name)
+    return os.path.join(folder, f"{stem}_[#####]{ext}") if folder else f"{stem}_[#####]{ext}"
+
+
+def is_movie(path: str) -> bool:
+    return os.path.splitext(path)[1].lower() in MOVIE_CODECS
+
+
+def frame_cost(frame: int, base: float, cost_map: Sequence[Tuple[Tuple[Tuple[int, int, int], ...], float]]) -> float:
+    for runs, seconds in cost_map:
+        for start, end, step in runs:
+            if start <= frame <= end and (frame - start) % step == 0:
+                return seconds
+    return base
+
+
+# ---------------------------------------------------------------- effects
+
+class Out:
+    """Writes lines to the launcher; notices when the launcher is gone and keeps quiet from then on."""
+
+    def __init__(self) -> None:
+        self.orphaned = False
+        self.frames: List[int] = []
+
+    def line(self, text: str) -> None:
+        if self.orphaned:
+            return
+        try:
+            os.write(1, (text + "\n").encode("utf-8"))
+        except (BrokenPipeError, OSError):
+            self.orphaned = True
+
+    def frame_done(self, frame: int) -> None:
+        self.frames.append(frame)
+        self.line(f"{CONTROL}FRAME {frame}")
+
+
+def hang_forever() -> None:
+    while True:
+        time.sleep(3600)
+
+
+def spend(seconds: float, burn: bool) -> None:
+    if seconds <= 0:
+        return
+    deadline = time.monotonic() + seconds
+    if burn:
+        x = 0
+        while time.monotonic() < deadline:
+            for _ in range(2000):
+                x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+    else:
+        time.sleep(seconds)
+
+
+def fault_fires(knobs: Dict, name: str) -> bool:
+    """With AERENDER_SIM_FAULT_ONCE, only the first invocation to reach a fault fires it (the marker is atomic)."""
+    marker = knobs.get("fault_once")
+    if not marker:
+        return True
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    try:
+        os.write(fd, f"{name} pid {os.getpid()}\n".encode("utf-8"))
+    finally:
+        os.close(fd)
+    return True
+
+
+def crash_now() -> None:
+    """Die by a signal, as After Effects does when it crashes (Windows has no SIGKILL: an access-violation code)."""
+    if hasattr(signal, "SIGKILL"):
+        os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(10)
+    os._exit(0xC0000005 & 0x7FFFFFFF)
+
+
+def start_grandchild() -> subprocess.Popen:
+    """A sleeping helper like the ones After Effects leaves around; it holds no pipe of ours."""
+    return subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; time.sleep(float(sys.argv[1]))", "600", "aerender-sim-grandchild"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def plan_items(config: Dict, project: Project, out: Out) -> Optional[List[Tuple[str, List[int], str, str]]]:
+    """(comp, frames, output template, output-module name) per render; None after printing an aerender error."""
+    knobs = config["knobs"]
+    whole = list(range(0, knobs["comp_frames"]))
+    om_default = config.get("om_template") or "Lossless"
+
+    def frames_for() -> List[int]:
+        start = config["start"] if config["start"] is not None else 0
+        end = config["end"] if config["end"] is not None else max(start, knobs["comp_frames"] - 1)
+        return list(range(start, end + 1, config["increment"] or 1))
+
+    def queue_output(index: int) -> str:
+        item = project.queue[index]
+        return os.path.join(item.folder, item.file_template)
+
+    if config["comp"] is not None:
+        comp = config["comp"]
+        if comp not in project.comps:
+            out.line("aerender ERROR: No comp was found with the given name.")
+            return None
+        out.line("PROGRESS: Adding specified comp to Render Queue")
+        output = config["output"]
+        if output is None:
+            queued = [i for i in range(len(project.queue)) if project.queue_comp(i) == comp]
+            if not queued:
+                out.line(f'aerender ERROR: No output file was specified for comp "{comp}" and it is not in the '
+                         "render queue (use -output).")
+                return None
+            output = queue_output(queued[0])
+        return [(comp, frames_for(), output, om_default)]
+    if config["rqindex"] is not None:
+        index = config["rqindex"] - 1
+        if index >= len(project.queue) or project.queue_comp(index) is None:
+            out.line(f"aerender ERROR: No render queue item with index {config['rqindex']} was found.")
+            return None
+        output = config["output"] or queue_output(index)
+        return [(project.queue_comp(index) or "", frames_for(), output, project.queue[index].om_template)]
+    if not project.queue:
+        out.line("aerender ERROR: The render queue is empty: there is nothing to render.")
+        return None
+    if not project.comps:
+        out.line("aerender ERROR: No comp was found for the render queue items.")
+        return None
+    # the whole queue: -s/-e/-i/-output are ignored, as in aerender
+    return [(project.queue_comp(i) or "", whole, queue_output(i), project.queue[i].om_template)
+            for i in range(len(project.queue))]
+
+
+class MovieWriter:
+    """Pipes PNG frames into ffmpeg, which writes one movie with one video frame per rendered frame."""
+
+    def __init__(self, ffmpeg: str, path: str, fps: float) -> None:
+        ext = os.path.splitext(path)[1].lower()
+        self.proc = subprocess.Popen(
+            [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-f", "image2pipe", "-framerate", f"{fps:g}",
+             "-c:v", "png", "-i", "pipe:0", *MOVIE_CODECS[ext], path],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def write(self, data: bytes) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def close(self) -> Tuple[int, str]:
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        err = self.proc.stderr.read() if self.proc.stderr else b""
+        return self.proc.wait(), err.decode("utf-8", "replace").strip()
+
+
+def write_frame_file(path: str, data: bytes, pause: float) -> None:
+    """Write in two parts with the file visible between them, as a renderer streaming a frame to disk does."""
+    half = len(data) // 2
+    with open(path, "wb") as handle:
+        handle.write(data[:half])
+        handle.flush()
+        if pause > 0:
+            time.sleep(pause)
+        handle.write(data[half:])
+
+
+def render(config: Dict, out: Out) -> int:
+    knobs = config["knobs"]
+    started = time.monotonic()
+    spend(knobs["startup"], False)
+    if knobs["hang_at_startup"] and fault_fires(knobs, "hang_at_startup"):
+        hang_forever()
+    if knobs["license_error"] and fault_fires(knobs, "license_error"):
+        out.line("aerender ERROR: After Effects error: Unable to obtain a license for After Effects. "
+                 "Sign in with an Adobe ID that has an active license and try again.")
+        return 1
+    out.line("PROGRESS: ...After Effects successfully launched")
+    try:
+        project = load_project(config["project"])
+    except SimProjectError as exc:
+        out.line(str(exc))
+        return 1
+    project_name = os.path.basename(config["project"])
+    if knobs["missing_font"]:
+        out.line("WARNING:After Effects warning: Project has missing fonts.")
+    items = plan_items(config, project, out)
+    if items is None:
+        return 1
+    missing = [ref.path for ref in project.footage if not footage_exists(ref)]
+    for path in missing:
+        if config["continue_on_missing"]:
+            out.line(f"MISSING FOOTAGE, drawing color bars: File Not Found {path}")
+        else:
+            out.line(f"After Effects error: Unable to Render: File Not Found {path}")
+    if missing and not config["continue_on_missing"]:
+        return 1
+    for comp, frames, template, om_name in items:
+        code = render_item(config, out, project_name, comp, frames, template, om_name, bool(missing))
+        if code is not None:
+            return code
+    out.line(f"PROGRESS:  Total Time Elapsed: {elapsed_text(time.monotonic() - started)}")
+    return 0
+
+
+def render_item(config: Dict, out: Out, project_name: str, comp: str, frames: List[int], template: str,
+                om_name: str, color_bars: bool) -> Optional[int]:
+    """Render one comp; returns an exit code to stop with, or None to carry on."""
+    knobs = config["knobs"]
+    fps = knobs["fps"]
+    movie = is_movie(template)
+    template = expand_output(template, comp, None) if movie else sequence_template(template)
+    folder = os.path.dirname(os.path.abspath(template))
+    if not os.path.isdir(folder):
+        out.line(f"After Effects error: Unable to Render: the output folder does not exist: {folder}")
+        return 1
+    out.line(f'PROGRESS:  {clock_text(datetime.datetime.now())}: Starting composition "{comp}".')
+    out.line("PROGRESS:  ")
+    out.line(f"PROGRESS:  Render Settings: {config.get('rs_template') or 'Best Settings'}")
+    out.line("PROGRESS:      Quality: Best")
+    out.line("PROGRESS:      Resolution: Full")
+    out.line(f"PROGRESS:      Size: {sim_png.WIDTH} x {sim_png.HEIGHT}")
+    out.line(f"PROGRESS:      Frame Rate: {fps:.2f} (comp)")
+    if frames:
+        out.line(f"PROGRESS:  Start: {timecode(frames[0], fps)}")
+        out.line(f"PROGRESS:  End: {timecode(frames[-1], fps)}")
+    out.line("PROGRESS:  ")
+    out.line(f"PROGRESS:  Output Module: {om_name}")
+    out.line(f"PROGRESS:  Output To: {template}")
+    out.line("PROGRESS:  ")
+    movie_writer: Optional[MovieWriter] = None
+    if movie and frames:
+        ffmpeg = knobs["ffmpeg"]
+        if not ffmpeg:
+            out.line(f"After Effects error: Unable to Render: the aerender simulator needs ffmpeg (FFMPEG or PATH) "
+                     f"to write {os.path.splitext(template)[1]} movies")
+            return 1
+        movie_writer = MovieWriter(ffmpeg, template, fps)
+    for count, frame in enumerate(frames, 1):
+        began = time.monotonic()
+        if knobs["hang_at_frame"] == frame and fault_fires(knobs, "hang_at_frame"):
+            hang_forever()
+        if knobs["error_exit0"] == frame and fault_fires(knobs, "error_exit0"):
+            out.line(f"aerender Error: After Effects error: Unable to Render: an internal error occurred while "
+                     f"rendering frame {frame} of \"{comp}\".")
+            if movie_writer is not None:
+                movie_writer.close()
+            return 0
+        cost = frame_cost(frame, knobs["frame_seconds"], knobs["cost_map"])
+        spend(cost * 0.9, knobs["burn_cpu"])
+        data = sim_png.frame_png(frame, project_name, comp, color_bars)
+        crash = knobs["crash_at_frame"] == frame and fault_fires(knobs, "crash_at_frame")
+        if movie_writer is not None:
+            movie_writer.write(data)
+            spend(cost * 0.1, False)
+        else:
+            path = expand_output(template, comp, frame)
+            if crash:
+                with open(path, "wb") as handle:  # a crash mid-write leaves a partial frame behind
+                    handle.write(data[: len(data) // 2])
+            else:
+                write_frame_file(path, data, cost * 0.1)
+        if crash:
+            crash_now()
+        out.line(f"PROGRESS:  {timecode(frame, fps)} ({count}): {elapsed_text(time.monotonic() - began)}")
+        out.frame_done(frame)
+    if movie_writer is not None:
+        code, err = movie_writer.close()
+        if code != 0:
+            out.line(f"After Effects error: Unable to Render: writing the movie failed ({err or code})")
+            return 1
+    out.line(f'PROGRESS:  {clock_text(datetime.datetime.now())}: Finished composition "{comp}".')
+    out.line("PROGRESS:  ")
+    return None
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    config = json.loads(args[0])
+    knobs = config["knobs"]
+    if hasattr(signal, "SIGINT"):
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if knobs["ignore_sigterm"] and hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    out = Out()
+    launcher_pid = os.getppid()
+    grandchild = start_grandchild() if knobs["grandchild"] else None
+    try:
+        code = render(config, out)
+    finally:
+        if grandchild is not None:
+            grandchild.kill()
+            grandchild.wait()
+    if out.orphaned and knobs.get("record"):
+        # the launcher is gone and cannot write this invocation's record: leave one that says so
+        from stmpo.simulator import append_record
+        append_record(knobs["record"], {"argv": config["argv"], "launcher_pid": launcher_pid,
+                                        "worker_pid": os.getpid(), "start": config["start"], "end": config["end"],
+                                        "frames": out.frames, "exit_code": None, "orphaned": True, "worker_exit_code": code})
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
