@@ -1,0 +1,109 @@
+"""`aefarm fonts collect|install|remove|list`: a project's fonts, gathered on the workstation, installed on nodes.
+
+`install` prints a token for `remove`. Its reference belongs to the calling process (the job's shell), so a job that
+dies without removing its fonts does not pin them: the next fonts call on the host collects them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import List, Optional
+
+from fonts.errors import FontError
+
+
+def add_parser(subparsers, parents) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser("fonts", parents=parents, help="collect, install and remove project fonts",
+                                   description=__doc__.split("\n\n")[0])
+    actions = parser.add_subparsers(dest="fonts_action", metavar="ACTION")
+    actions.required = True
+
+    collect = actions.add_parser("collect", parents=parents, help="copy the fonts named into a folder")
+    collect.add_argument("names", nargs="*", metavar="NAME",
+                         help="PostScript name, full name, family, or a font file path")
+    collect.add_argument("--from", dest="from_file", metavar="FILE",
+                         help="read names from FILE (one per line, or a JSON list)")
+    collect.add_argument("--search", action="append", metavar="DIR",
+                         help="search DIR (repeatable; default: the OS, user and Adobe Fonts folders)")
+    collect.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to copy the fonts into")
+    collect.set_defaults(func=_collect)
+
+    install = actions.add_parser("install", parents=parents, help="install a folder of fonts; prints a token")
+    install.add_argument("folder", metavar="DIR")
+    owner = install.add_mutually_exclusive_group()
+    owner.add_argument("--owner-pid", type=int, metavar="PID",
+                       help="release the fonts when process PID ends (default: the calling process)")
+    owner.add_argument("--keep", action="store_true", help="hold the fonts until `aefarm fonts remove TOKEN`")
+    install.set_defaults(func=_install)
+
+    remove = actions.add_parser("remove", parents=parents, help="release the fonts of an install token")
+    remove.add_argument("token", metavar="TOKEN")
+    remove.set_defaults(func=_remove)
+
+    listing = actions.add_parser("list", parents=parents, help="fonts installed by aefarm on this host")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(func=_list)
+    return parser
+
+
+def _collect(args: argparse.Namespace) -> int:
+    from fonts.collect import copy_matches, find_fonts, read_font_list
+
+    names: List[str] = list(args.names)
+    if args.from_file:
+        names.extend(read_font_list(args.from_file))
+    if not names:
+        raise FontError("no fonts requested: give NAME arguments or --from FILE")
+    matches = find_fonts(names, args.search)
+    folder = copy_matches(matches, args.output)
+    for match in matches:
+        faces = ", ".join(face.postscript_name for face in match.font.faces)
+        print(f"{match.request}\t{match.font.path}\t{faces}", file=sys.stderr)
+    print(folder)
+    return 0
+
+
+def _install(args: argparse.Namespace) -> int:
+    from fonts.install import install
+
+    owner = args.owner_pid if args.owner_pid is not None else None if args.keep else calling_process()
+    token = install(args.folder, owner_pid=owner, persistent=owner is None)
+    print(token)
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from fonts.install import remove
+
+    remove(args.token, missing_ok=False)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from fonts.install import list_installed
+
+    fonts = list_installed()
+    if args.json:
+        print(json.dumps([{"path": str(f.path), "sha256": f.sha256, "postscript_names": list(f.postscript_names),
+                           "families": list(f.families), "owned": f.owned, "tokens": list(f.tokens)}
+                          for f in fonts], indent=1))
+        return 0
+    for font in fonts:
+        print(f"{font.path}\t{', '.join(font.postscript_names)}\trefs={len(font.tokens)}"
+              + ("" if font.owned else "\t(user's own file)"))
+    return 0
+
+
+def calling_process() -> Optional[int]:
+    """The process that ran `aefarm` — skipping the console-script launcher (aefarm.exe on Windows starts python)."""
+    import psutil
+
+    try:
+        parent = psutil.Process(os.getpid()).parent()
+        while parent is not None and os.path.splitext(parent.name())[0].lower() == "aefarm":
+            parent = parent.parent()
+    except psutil.Error:
+        return None
+    return parent.pid if parent is not None else None
