@@ -1,0 +1,567 @@
+"""Progress reporting: one writer owns stdout; reporters turn executor events into each farm's protocol.
+
+Why one writer: farm daemons read our stdout line by line (`openjd_progress:`, accsyn's JSON frame lines). If a
+protocol line and a child's output line were written by two threads at once they could interleave mid-line and the
+update would be lost or corrupt. So every line, from every thread, goes through `OutputWriter`: a queue drained by a
+single thread that writes whole lines in batches (one write + flush per batch keeps the parent cheap when 16
+children are talking).
+
+Reporter methods are called by the executor from any thread (reader threads, the scheduler, signal handling).
+Per-child logs: give a reporter `log_dir` and it writes every line of child `chunk_id`/`pid` to
+`<log_dir>/chunk-<chunk_id:03d>-pid-<pid>.log` (from the calling reader thread, line-buffered, secrets redacted);
+`log_path(chunk_id, pid)` tells the executor where, for its run report. `child_exited()` closes a child's file;
+`close()` closes everything.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+
+from stmpo.lines import AeWarning, FatalError, parse_line
+
+__all__ = [
+    "OutputWriter", "Reporter", "LogReporter", "OpenJDReporter", "AccsynReporter", "BarReporter", "ChildLogs",
+    "Redactor", "redact", "make_reporter", "REPORTER_KINDS", "format_percent",
+]
+
+REPORTER_KINDS = ("auto", "bar", "openjd", "accsyn", "log")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# secrets
+
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
+_MIN_SECRET_LEN = 6  # shorter values ("1", "true") would blank out ordinary text
+
+
+class Redactor:
+    """Replaces the values of secret-looking environment variables with `***`.
+
+    Built once (scanning the environment per line would cost more than the rest of the line handling).
+    """
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        self.values: Tuple[str, ...] = tuple(sorted({v for v in values if len(v) >= _MIN_SECRET_LEN},
+                                                    key=len, reverse=True))
+
+    @classmethod
+    def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Redactor":
+        env = os.environ if env is None else env
+        return cls(value.strip() for name, value in env.items() if _SECRET_NAME.search(name))
+
+    def __call__(self, text: str) -> str:
+        for value in self.values:
+            if value in text:
+                text = text.replace(value, "***")
+        return text
+
+
+_default_redactor: Optional[Redactor] = None
+
+
+def redact(text: str) -> str:
+    """`text` with the values of this process's *KEY*/*TOKEN*/*SECRET*/*PASSWORD* variables replaced by `***`.
+
+    The environment is read on first use; call `refresh_secrets()` after changing it."""
+    global _default_redactor
+    if _default_redactor is None:
+        _default_redactor = Redactor.from_env()
+    return _default_redactor(text)
+
+
+def refresh_secrets() -> None:
+    global _default_redactor
+    _default_redactor = Redactor.from_env()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the one writer of stdout
+
+_STOP = object()
+
+
+class OutputWriter:
+    """The single owner of a text stream (stdout by default): `.line(text)` from any thread queues one whole line.
+
+    A daemon thread drains the queue, waiting `batch_interval` seconds after the first line so that everything
+    queued meanwhile goes out in one write + flush. Text with embedded line breaks becomes several whole lines.
+    Characters the stream cannot encode are replaced, and a closed stream (reader went away) drops output instead
+    of killing the render. After `close()` (which drains), `.line()` writes synchronously.
+    """
+
+    def __init__(self, stream: Optional[IO[str]] = None, batch_interval: float = 0.05) -> None:
+        self._stream = stream if stream is not None else sys.stdout
+        self._interval = max(0.0, batch_interval)
+        self._queue: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
+        # Re-entrant: a signal handler running on the main thread may report while that thread is inside line().
+        self._lock = threading.RLock()
+        self._closed = False
+        self.broken = False
+        self._thread = threading.Thread(target=self._run, name="stmpo-output", daemon=True)
+        self._thread.start()
+
+    def line(self, text: str) -> None:
+        if "\n" in text or "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        with self._lock:
+            if not self._closed:
+                self._queue.put(text)
+                return
+            if not self._thread.is_alive():  # else close() timed out on a stuck stream: never write beside it
+                self._write(text + "\n")
+
+    def flush(self, timeout: Optional[float] = None) -> bool:
+        """Wait until every line queued before this call is written; False on timeout."""
+        with self._lock:
+            if self._closed:
+                self._flush_stream()
+                return True
+            done = threading.Event()
+            self._queue.put(done)
+        return done.wait(timeout)
+
+    def close(self, timeout: Optional[float] = 10.0) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(_STOP)
+            # Joined under the lock so late `.line()` calls wait and then write after everything queued.
+            self._thread.join(timeout)
+
+    def __enter__(self) -> "OutputWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _run(self) -> None:
+        get, get_nowait = self._queue.get, self._queue.get_nowait
+        while True:
+            item = get()
+            if self._interval and item is not _STOP:
+                time.sleep(self._interval)
+            batch: List[str] = []
+            waiters: List[threading.Event] = []
+            stop = False
+            while True:
+                if item is _STOP:
+                    stop = True
+                elif isinstance(item, threading.Event):
+                    waiters.append(item)
+                else:
+                    batch.append(item)
+                if len(batch) >= 20000:
+                    break
+                try:
+                    item = get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                batch.append("")
+                self._write("\n".join(batch))
+            for waiter in waiters:
+                waiter.set()
+            if stop:
+                return
+
+    def _write(self, chunk: str) -> None:
+        if self.broken:
+            return
+        stream = self._stream
+        try:
+            try:
+                stream.write(chunk)
+            except UnicodeEncodeError:
+                encoding = getattr(stream, "encoding", None) or "utf-8"
+                stream.write(chunk.encode(encoding, "replace").decode(encoding, "replace"))
+            stream.flush()
+        except (OSError, ValueError):
+            self.broken = True
+
+    def _flush_stream(self) -> None:
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            self.broken = True
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# per-child log files
+
+class ChildLogs:
+    """One log file per child process under `folder`: `chunk-<chunk_id:03d>-pid-<pid>.log` (UTF-8, appended)."""
+
+    def __init__(self, folder: "os.PathLike[str] | str") -> None:
+        self.folder = Path(folder)
+        self._files: Dict[Tuple[int, int], IO[str]] = {}
+        self._lock = threading.RLock()
+
+    def path(self, chunk_id: int, pid: int) -> Path:
+        return self.folder / f"chunk-{chunk_id:03d}-pid-{pid}.log"
+
+    def open(self, chunk_id: int, pid: int) -> IO[str]:
+        key = (chunk_id, pid)
+        with self._lock:
+            handle = self._files.get(key)
+            if handle is None:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                handle = open(self.path(chunk_id, pid), "a", encoding="utf-8", errors="replace", buffering=1)
+                self._files[key] = handle
+            return handle
+
+    def write(self, chunk_id: int, pid: int, line: str) -> None:
+        handle = self._files.get((chunk_id, pid)) or self.open(chunk_id, pid)
+        try:
+            handle.write(line + "\n")
+        except (OSError, ValueError):  # disk full or closed during shutdown: the log is best effort
+            pass
+
+    def close(self, chunk_id: int, pid: int) -> None:
+        with self._lock:
+            handle = self._files.pop((chunk_id, pid), None)
+        if handle is not None:
+            handle.close()
+
+    def close_all(self) -> None:
+        with self._lock:
+            handles, self._files = list(self._files.values()), {}
+        for handle in handles:
+            handle.close()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# reporters
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).splitlines()) if ("\n" in text or "\r" in text) else text
+
+
+def format_percent(tenths: int) -> str:
+    """Tenths of a percent -> `12.5`, `50` (at most one decimal)."""
+    whole, tenth = divmod(tenths, 10)
+    return f"{whole}.{tenth}" if tenth else str(whole)
+
+
+def _frames_text(frames: Any) -> str:
+    return str(frames) if frames is not None else ""
+
+
+class Reporter:
+    """Base reporter: thread-safe bookkeeping (verified frames, per-child logs) and plain-log defaults.
+
+    Subclasses change how things are shown, through `_show_*` hooks called with the lock held (so the order of
+    lines queued to the writer is the order of events).
+    """
+
+    kind = "log"
+
+    def __init__(self, writer: OutputWriter, total: int = 0, log_dir: "os.PathLike[str] | str | None" = None,
+                 redactor: Optional[Redactor] = None) -> None:
+        self.writer = writer
+        self.total = max(0, int(total))
+        self.logs: Optional[ChildLogs] = ChildLogs(log_dir) if log_dir is not None else None
+        self.redact = redactor if redactor is not None else Redactor.from_env()
+        self._lock = threading.RLock()
+        self._done: Set[int] = set()
+
+    # -- the executor's API ---------------------------------------------------------------------------------
+    def run_started(self, total_frames: int, plan_lines: Sequence[str]) -> None:
+        with self._lock:
+            self.total = max(0, int(total_frames))
+            self._show_run_started(list(plan_lines))
+
+    def child_started(self, chunk_id: int, pid: int, frames: Any) -> None:
+        if self.logs is not None:
+            self.logs.open(chunk_id, pid)
+        with self._lock:
+            self._show_child_started(chunk_id, pid, _frames_text(frames))
+
+    def child_output(self, chunk_id: int, pid: int, line: str) -> None:
+        line = self.redact(line)
+        if self.logs is not None:
+            self.logs.write(chunk_id, pid, line)
+        with self._lock:
+            self._show_child_output(chunk_id, pid, line)
+
+    def child_exited(self, chunk_id: int, pid: int, exit_code: Optional[int]) -> None:
+        """Optional (not in INTERFACES.md's list): closes that child's log file."""
+        if self.logs is not None:
+            self.logs.write(chunk_id, pid, f"[aefarm] exit code {exit_code}")
+            self.logs.close(chunk_id, pid)
+
+    def frame_done(self, frame: int) -> None:
+        with self._lock:
+            if frame in self._done:
+                return
+            self._done.add(frame)
+            self._show_frame_done(frame)
+
+    def chunk_failed(self, chunk_id: int, reason: str, retrying: bool) -> None:
+        with self._lock:
+            self._show_chunk_failed(chunk_id, _one_line(self.redact(reason)), retrying)
+
+    def message(self, text: str, public: bool = False) -> None:
+        with self._lock:
+            self._show_message(self.redact(text), public)
+
+    def run_finished(self, ok: bool, missing: Any, summary: str) -> None:
+        with self._lock:
+            self._show_run_finished(ok, _frames_text(missing) if missing else "", _one_line(self.redact(summary)))
+
+    def close(self) -> None:
+        """Close per-child logs and wait until every queued line is written (the writer stays open)."""
+        if self.logs is not None:
+            self.logs.close_all()
+        self.writer.flush(timeout=10.0)
+
+    def log_path(self, chunk_id: int, pid: int) -> Optional[Path]:
+        return self.logs.path(chunk_id, pid) if self.logs is not None else None
+
+    @property
+    def frames_done(self) -> int:
+        return len(self._done)
+
+    def _tenths(self) -> int:
+        """Progress in tenths of a percent, rounded down (100 only when every frame is verified)."""
+        if self.total <= 0:
+            return 0
+        return min(1000, len(self._done) * 1000 // self.total)
+
+    # -- how things are shown (plain log) --------------------------------------------------------------------
+    def _out(self, text: str) -> None:
+        self.writer.line(text)
+
+    def _show_run_started(self, plan_lines: List[str]) -> None:
+        for line in plan_lines:
+            self._out(self.redact(line))
+        self._out(f"rendering {self.total} frames")
+
+    def _show_child_started(self, chunk_id: int, pid: int, frames: str) -> None:
+        self._out(f"[chunk {chunk_id} pid {pid}] started, frames {frames}")
+
+    def _show_child_output(self, chunk_id: int, pid: int, line: str) -> None:
+        self._out(f"[chunk {chunk_id} pid {pid}] {line}")
+
+    def _show_frame_done(self, frame: int) -> None:
+        pass
+
+    def _show_chunk_failed(self, chunk_id: int, reason: str, retrying: bool) -> None:
+        self._out(f"[chunk {chunk_id}] failed: {reason}" + (" (retrying)" if retrying else ""))
+
+    def _show_message(self, text: str, public: bool) -> None:
+        self._out(text)
+
+    def _show_run_finished(self, ok: bool, missing: str, summary: str) -> None:
+        if missing:
+            self._out(f"missing frames: {missing}")
+        self._out(summary)
+
+
+class LogReporter(Reporter):
+    """Plain prefixed logs (`[chunk 3 pid 1234] line`) plus a progress line each time the whole percent grows."""
+
+    kind = "log"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._last_percent = -1
+
+    def _show_frame_done(self, frame: int) -> None:
+        percent = self._tenths() // 10
+        if percent > self._last_percent:
+            self._last_percent = percent
+            self._out(f"progress: {self.frames_done}/{self.total} frames ({percent}%)")
+
+
+class OpenJDReporter(Reporter):
+    """Open Job Description stdout protocol (FORMATS.md §5), every protocol line whole and at column 0.
+
+    `openjd_progress:` only ever grows (floor to 0.1 of verified/total); milestones go out as `openjd_status:`;
+    a failed run says why in `openjd_fail:` (the exit code still decides). Child output stays plain, prefixed, so
+    a child can never emit a protocol line.
+    """
+
+    kind = "openjd"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._last_tenths = 0
+
+    def _status(self, text: str) -> None:
+        self._out(f"openjd_status: {_one_line(text)}")
+
+    def _progress(self) -> None:
+        tenths = self._tenths()
+        if tenths > self._last_tenths:
+            self._last_tenths = tenths
+            self._out(f"openjd_progress: {format_percent(tenths)}")
+
+    def _show_run_started(self, plan_lines: List[str]) -> None:
+        for line in plan_lines:
+            self._out(self.redact(line))
+        self._status(f"Rendering {self.total} frames")
+
+    def _show_child_started(self, chunk_id: int, pid: int, frames: str) -> None:
+        self._out(f"[chunk {chunk_id} pid {pid}] started, frames {frames}")
+
+    def _show_frame_done(self, frame: int) -> None:
+        self._progress()
+
+    def _show_chunk_failed(self, chunk_id: int, reason: str, retrying: bool) -> None:
+        self._status(f"chunk {chunk_id} failed: {reason}" + ("; retrying" if retrying else ""))
+
+    def _show_message(self, text: str, public: bool) -> None:
+        if public:
+            self._status(text)
+        else:
+            self._out(text)
+
+    def _show_run_finished(self, ok: bool, missing: str, summary: str) -> None:
+        if ok:  # every expected frame verified (frames kept by --resume may never have been reported)
+            if self._last_tenths < 1000:
+                self._last_tenths = 1000
+                self._out("openjd_progress: 100")
+            self._status(summary)
+        else:
+            self._out(f"openjd_fail: {summary}" + (f" (missing frames: {missing})" if missing else ""))
+
+
+def accsyn_frame_line(frame: int) -> str:
+    """The line accsyn reads as 'this frame is done' (exact key order and spacing matter)."""
+    return json.dumps({"taskstatus": True, "uri": str(frame), "status": "done"})
+
+
+class AccsynReporter(Reporter):
+    """accsyn compute-app markers (FORMATS.md §4): a JSON line per verified frame, the PID line per child,
+    user-visible lines prefixed `!`. Child output stays plain, prefixed."""
+
+    kind = "accsyn"
+
+    def announce_app(self, pid: Optional[int] = None) -> None:
+        """`Accsyn PID(<pid>)`: tells the daemon which process is the app (default: this one)."""
+        with self._lock:
+            self._out(f"Accsyn PID({os.getpid() if pid is None else pid})")
+
+    def _public(self, text: str) -> None:
+        self._out("!" + _one_line(text))
+
+    def _show_run_started(self, plan_lines: List[str]) -> None:
+        for line in plan_lines:
+            self._out(self.redact(line))
+        self._public(f"Rendering {self.total} frames")
+
+    def _show_child_started(self, chunk_id: int, pid: int, frames: str) -> None:
+        self._out(f"Additional accsyn PID({pid}) - main process")
+        self._out(f"[chunk {chunk_id} pid {pid}] started, frames {frames}")
+
+    def _show_frame_done(self, frame: int) -> None:
+        self._out(accsyn_frame_line(frame))
+
+    def _show_chunk_failed(self, chunk_id: int, reason: str, retrying: bool) -> None:
+        self._public(f"chunk {chunk_id} failed: {reason}" + ("; retrying" if retrying else ""))
+
+    def _show_message(self, text: str, public: bool) -> None:
+        if public:
+            self._public(text)
+        else:
+            self._out(text)
+
+    def _show_run_finished(self, ok: bool, missing: str, summary: str) -> None:
+        if missing:
+            self._public(f"missing frames: {missing}")
+        self._public(summary)
+
+
+class BarReporter(Reporter):
+    """A tqdm progress bar with ETA on stderr, for people at a terminal.
+
+    stdout stays clean: child output goes only to the per-child log files (give `log_dir`), except aerender's
+    fatal and warning lines, which are shown above the bar. Messages are written above the bar on stderr; the final
+    summary goes to stdout through the writer so scripts can still capture it.
+    """
+
+    kind = "bar"
+
+    def __init__(self, writer: OutputWriter, total: int = 0, log_dir: "os.PathLike[str] | str | None" = None,
+                 redactor: Optional[Redactor] = None, stream: Optional[IO[str]] = None) -> None:
+        super().__init__(writer, total, log_dir, redactor)
+        self._stream = stream if stream is not None else sys.stderr
+        self._bar: Any = None
+
+    def _ensure_bar(self) -> Any:
+        if self._bar is None:
+            from tqdm import tqdm  # imported lazily: only a terminal run pays for it
+            self._bar = tqdm(total=self.total or None, file=self._stream, unit="frame", dynamic_ncols=True,
+                             smoothing=0.1, desc="render", leave=True)
+        return self._bar
+
+    def _above(self, text: str) -> None:
+        from tqdm import tqdm
+        tqdm.write(text, file=self._stream)
+
+    def _show_run_started(self, plan_lines: List[str]) -> None:
+        for line in plan_lines:
+            self._above(self.redact(line))
+        bar = self._ensure_bar()
+        bar.total = self.total
+        bar.refresh()
+
+    def _show_child_started(self, chunk_id: int, pid: int, frames: str) -> None:
+        self._ensure_bar().set_postfix_str(f"chunk {chunk_id} started ({frames})", refresh=False)
+
+    def _show_child_output(self, chunk_id: int, pid: int, line: str) -> None:
+        if "rror" in line or "arn" in line or "ISSING" in line:
+            event = parse_line(line)
+            if isinstance(event, (FatalError, AeWarning)):
+                self._above(f"[chunk {chunk_id} pid {pid}] {line}")
+
+    def _show_frame_done(self, frame: int) -> None:
+        self._ensure_bar().update(1)
+
+    def _show_chunk_failed(self, chunk_id: int, reason: str, retrying: bool) -> None:
+        self._above(f"chunk {chunk_id} failed: {reason}" + (" (retrying)" if retrying else ""))
+
+    def _show_message(self, text: str, public: bool) -> None:
+        self._above(text)
+
+    def _show_run_finished(self, ok: bool, missing: str, summary: str) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        if missing:
+            self._out(f"missing frames: {missing}")
+        self._out(summary)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._bar is not None:
+                self._bar.close()
+                self._bar = None
+        super().close()
+
+
+def make_reporter(kind: str, writer: OutputWriter, total: int = 0,
+                  log_dir: "os.PathLike[str] | str | None" = None, *, tty: Optional[bool] = None) -> Reporter:
+    """`auto` = a bar when stderr is a terminal, else plain logs. `tty` overrides the terminal check (tests)."""
+    if kind == "auto":
+        if tty is None:
+            try:
+                tty = sys.stderr.isatty()
+            except (AttributeError, ValueError):
+                tty = False
+        kind = "bar" if tty else "log"
+    classes = {"bar": BarReporter, "openjd": OpenJDReporter, "accsyn": AccsynReporter, "log": LogReporter}
+    cls = classes.get(kind)
+    if cls is None:
+        raise ValueError(f"unknown progress kind {kind!r}: choose one of {', '.join(REPORTER_KINDS)}")
+    return cls(writer, total, log_dir)
