@@ -126,6 +126,11 @@ def hang_forever() -> None:
         time.sleep(3600)
 
 
+def spend_until(deadline: float, burn: bool) -> None:
+    """Spend time up to a monotonic deadline, so the simulator's own work counts against the configured cost."""
+    spend(deadline - time.monotonic(), burn)
+
+
 def spend(seconds: float, burn: bool) -> None:
     if seconds <= 0:
         return
@@ -257,7 +262,8 @@ def write_frame_file(path: str, data: bytes, pause: float) -> None:
 def render(config: Dict, out: Out) -> int:
     knobs = config["knobs"]
     started = time.monotonic()
-    spend(knobs["startup"], False)
+    # the start-up knob is the launch cost up to the first frame: the simulator's own start counts against it
+    first_frame_at = float(config.get("launched_at") or time.time()) + knobs["startup"]
     if knobs["hang_at_startup"] and fault_fires(knobs, "hang_at_startup"):
         hang_forever()
     if knobs["license_error"] and fault_fires(knobs, "license_error"):
@@ -284,6 +290,7 @@ def render(config: Dict, out: Out) -> int:
             out.line(f"After Effects error: Unable to Render: File Not Found {path}")
     if missing and not config["continue_on_missing"]:
         return 1
+    spend(first_frame_at - time.time(), False)
     for comp, frames, template, om_name in items:
         code = render_item(config, out, project_name, comp, frames, template, om_name, bool(missing))
         if code is not None:
@@ -336,19 +343,19 @@ def render_item(config: Dict, out: Out, project_name: str, comp: str, frames: Li
                 movie_writer.close()
             return 0
         cost = frame_cost(frame, knobs["frame_seconds"], knobs["cost_map"])
-        spend(cost * 0.9, knobs["burn_cpu"])
+        spend_until(began + cost * 0.9, knobs["burn_cpu"])
         data = sim_png.frame_png(frame, project_name, comp, color_bars)
         crash = knobs["crash_at_frame"] == frame and fault_fires(knobs, "crash_at_frame")
         if movie_writer is not None:
             movie_writer.write(data)
-            spend(cost * 0.1, False)
+            spend_until(began + cost, False)
         else:
             path = expand_output(template, comp, frame)
             if crash:
                 with open(path, "wb") as handle:  # a crash mid-write leaves a partial frame behind
                     handle.write(data[: len(data) // 2])
             else:
-                write_frame_file(path, data, cost * 0.1)
+                write_frame_file(path, data, began + cost - time.monotonic())
         if crash:
             crash_now()
         out.line(f"PROGRESS:  {timecode(frame, fps)} ({count}): {elapsed_text(time.monotonic() - began)}")

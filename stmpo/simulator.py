@@ -70,7 +70,7 @@ else "After Effects error: Unable to Render: File Not Found <path>" and exit 1. 
 "aerender ERROR: ..." and this text, exit 1. Flag spelling is exact (case-sensitive).
 
 Behaviour knobs (environment, all optional):
-  AERENDER_SIM_STARTUP=SECONDS        wait before the first frame (default 0)
+  AERENDER_SIM_STARTUP=SECONDS        launch cost before the first frame, own start-up included (default 0)
   AERENDER_SIM_FRAME_SECONDS=SECONDS  cost of each frame (default 0)
   AERENDER_SIM_COST_MAP=JSON          per-frame costs, e.g. {"181-240": 0.25, "7": 2, "1-99x2": 0.1}
                                       (first matching key wins; others cost AERENDER_SIM_FRAME_SECONDS)
@@ -365,7 +365,8 @@ def _launch(request: Dict[str, object], knobs: Dict[str, object], full_argv: Lis
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     emitter.line(VERSION_LINE)
     emitter.line("PROGRESS: Launching After Effects...")
-    config = dict(request, knobs=knobs, argv=full_argv)
+    # the start-up knob is the whole launch cost, so the worker counts this launcher's own start against it
+    config = dict(request, knobs=knobs, argv=full_argv, launched_at=LAUNCHED_AT)
     # same process group on purpose: killing the group reaches the worker, killing only this pid orphans it
     proc = subprocess.Popen([sys.executable, "-m", "stmpo.sim_worker", json.dumps(config)],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
@@ -385,6 +386,27 @@ def _launch(request: Dict[str, object], knobs: Dict[str, object], full_argv: Lis
         emitter.line(f"aerender ERROR: After Effects quit unexpectedly (the process was killed by signal {-code}).")
         return 1
     return code
+
+
+def _process_created_at() -> float:
+    """When this process was spawned (before any exec'ing launcher ran), so all start-up counts against the knob.
+
+    Linux gives the process age to 10 ms (/proc/self/stat start ticks against /proc/uptime); absolute create times
+    from psutil hang off a boot time rounded to whole seconds, too coarse here. Elsewhere the knob counts from now.
+    """
+    now = time.time()
+    try:
+        with open("/proc/self/stat", "rb") as handle:
+            start_ticks = int(handle.read().rsplit(b")", 1)[1].split()[19])
+        with open("/proc/uptime", "rb") as handle:
+            uptime = float(handle.read().split()[0])
+        age = uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return now
+    return now - age if 0 <= age < 60 else now
+
+
+LAUNCHED_AT = _process_created_at()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -1,0 +1,162 @@
+#!/usr/bin/env python
+"""aefarm: Adobe After Effects compute app for accsyn.
+
+Publish this one file to accsyn as the app script. The accsyn daemon runs it on a render node as
+``python accsyn_app.py [--dev] <data.json>`` with the work item in ``ACCSYN_ITEM``; ``--probe`` asks whether this node
+can render (aefarm importable, aerender found). The rendering itself is aefarm's (path conversion with remap, parallel
+watched aerender children with STMPO), so aefarm must be installed in the Python that runs this file.
+
+Stdout speaks accsyn's protocol: ``Accsyn PID(<pid>)`` for this process, ``Additional accsyn PID(<pid>) - main
+process`` per aerender child, one ``{"taskstatus": true, "uri": "<frame>", "status": "done"}`` line per frame verified
+on disk, ``!`` before what the user must see. Exit 0 only when every frame of the work item is verified; SIGTERM or
+SIGINT terminate every child tree (exit 130). ``AEFARM_NODE_OS`` overrides the node OS (tests, the local runner).
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+# The block below is read as text by accsyn (literal dicts only: keep it parseable with ast.literal_eval).
+# -- ENGINE CONFIG START --
+SETTINGS = {
+    "items": True,
+    "default_range": "1-100",
+    "default_bucketsize": 10,
+    "max_bucketsize": 100,
+    "filename_extensions": ".aepx,.aep",
+    "binary_filename_extensions": ".aep",
+    "multiple_inputs": False,
+    "color": "#9999FF",
+    "vendor": "Adobe",
+}
+
+PARAMETERS = {
+    "input_conversion": "auto",
+    "arguments": "",
+    "comp": "",
+    "rqindex": 0,
+    "output_template": "[compName]_[#####].png",
+    "aerender": "",
+    "concurrency": "auto",
+    "max_concurrency": 0,
+    "ram_per_child_gb": 0,
+    "mfr": True,
+    "affinity": True,
+    "min_chunk": 2,
+    "retries": 1,
+    "startup_timeout": 600,
+    "stall_timeout": 1800,
+}
+# -- ENGINE CONFIG END --
+
+USAGE = "usage: accsyn_app.py [--dev] <data.json> | --probe"
+NOT_INSTALLED = "aefarm is not installed in this Python ({exe}): install it on the node (pip install aefarm) ({err})"
+
+
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def probe() -> int:
+    """Can this node render? aefarm importable and aerender found. Exit 0 yes, 1 no."""
+    try:
+        from engines.aftereffects import __version__
+        from stmpo.aerender import find_aerender
+    except ImportError as exc:
+        _say("!" + NOT_INSTALLED.format(exe=sys.executable, err=exc))
+        return 1
+    _say(f"aefarm {__version__} (python {sys.executable})")
+    found = find_aerender(explicit=PARAMETERS.get("aerender") or None)
+    if not found.found:
+        _say("!aerender not found: " + "; ".join(f"{where}: {what}" for where, what in found.tried))
+        return 1
+    _say(f"aerender {found.path} (version {found.version or 'unknown'}, found via {found.source})")
+    return 0
+
+
+def _write_pid(data_file: str) -> None:
+    """``process.pid`` beside the data file: the daemon's handle on this process."""
+    folder = os.path.dirname(os.path.abspath(data_file))
+    tmp = os.path.join(folder, f".process.pid.{os.getpid()}.tmp")
+    with open(tmp, "w") as handle:
+        handle.write(str(os.getpid()))
+    os.replace(tmp, os.path.join(folder, "process.pid"))
+
+
+def _cancel_on_sigterm() -> None:
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, interrupt)
+    except (ValueError, OSError, AttributeError):
+        pass
+
+
+def run_task(data_file: str, dev: bool = False) -> int:
+    _say(f"Accsyn PID({os.getpid()})")  # first, before anything can fail: the daemon's handle on this process
+    try:
+        from engines.aftereffects.accsyn_job import build_app_job, load_wrapper, secrets_in
+        from engines.aftereffects.render import render_job
+        from stmpo.progress import AccsynReporter, OutputWriter, Redactor
+    except ImportError as exc:
+        _say("!" + NOT_INSTALLED.format(exe=sys.executable, err=exc))
+        return 1
+    writer = OutputWriter()
+    reporter = AccsynReporter(writer, 0)
+    _cancel_on_sigterm()  # before children exist; while they run, the executor's own handler kills their trees
+    try:
+        _write_pid(data_file)
+        data = load_wrapper(data_file)
+        app = build_app_job(data, os.environ.get("ACCSYN_ITEM"), node_os=os.environ.get("AEFARM_NODE_OS") or None,
+                            defaults=PARAMETERS)
+        secrets = list(reporter.redact.values) + secrets_in(data) + app.secrets
+        reporter.redact = Redactor(secrets)
+        for note in app.notes:
+            reporter.message(note, public=True)
+        if dev:
+            for key, value in sorted(app.describe().items()):
+                reporter.message(f"dev: {key} = {value}")
+        if not len(app.item):
+            reporter.message(f"work item {os.environ.get('ACCSYN_ITEM')!r} has no frames in the job's range: "
+                             "nothing to render", public=True)
+            return 0
+        report = render_job(app.job, reporter)
+        return report.exit_code
+    except KeyboardInterrupt:
+        reporter.message("cancelled before the render started", public=True)
+        return 130
+    except Exception as exc:  # one clear public line; the daemon shows it to the user
+        code = getattr(exc, "exit_code", None)
+        if dev:
+            import traceback
+
+            traceback.print_exc()
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        if isinstance(code, int):
+            reporter.message(f"error: {text}", public=True)
+            return code
+        reporter.message(f"internal error: {type(exc).__name__}: {text}", public=True)
+        return 1
+    finally:
+        reporter.close()
+        writer.close()
+
+
+def main(argv: "list[str] | None" = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--probe" in args:
+        return probe()
+    dev = "--dev" in args
+    rest = [a for a in args if a != "--dev"]
+    if len(rest) != 1 or rest[0].startswith("-"):
+        sys.stderr.write(USAGE + "\n")
+        return 2
+    return run_task(rest[0], dev=dev)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,226 @@
+"""`aefarm deadline bundle|submit` write (and submit) AWS Deadline Cloud job bundles; `session-enter|session-exit|
+task|join` are the actions our OpenJD templates run on the workers.
+
+Exit codes: 0 done; 2 bad input (one line; the worker actions also print an `openjd_fail:` line); the `task` action
+returns `aefarm render`'s code (4 = frames missing); `submit` returns the `deadline` CLI's code.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+from engines.aftereffects.deadline_bundle import KINDS, BundleError, BundleRequest, write_bundle
+
+INSTALL_HINT = "pip install 'aefarm[deadline]'"
+
+
+def _int(low: int):  # type: ignore[no-untyped-def]
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {text!r}")
+        return value
+    return parse
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def add_parser(subparsers: "argparse._SubParsersAction", parents: Sequence[argparse.ArgumentParser]
+               ) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "deadline", parents=list(parents), help="AWS Deadline Cloud job bundles (Open Job Description)",
+        description="Write and submit Deadline Cloud job bundles; the worker-side actions of the OpenJD templates.")
+    actions = parser.add_subparsers(dest="deadline_action", metavar="ACTION")
+    actions.required = True
+
+    for name, helptext in (("bundle", "write a job bundle folder"),
+                           ("submit", "write a job bundle and submit it with `deadline bundle submit`")):
+        sub = actions.add_parser(name, parents=list(parents), help=helptext, description=helptext)
+        _bundle_arguments(sub)
+        if name == "submit":
+            sub.add_argument("--deadline-arg", action="append", default=[], metavar="ARG",
+                             help="extra `deadline bundle submit` argument (repeatable; e.g. --deadline-arg=--yes)")
+        sub.set_defaults(func=_bundle if name == "bundle" else _submit)
+
+    enter = actions.add_parser("session-enter", parents=list(parents),
+                               help="(template action) check values, create output folders, install fonts")
+    enter.add_argument("--kind", choices=KINDS, required=True)
+    enter.add_argument("--output-dir", required=True)
+    enter.add_argument("--pattern", required=True)
+    enter.add_argument("--frames", required=True)
+    enter.add_argument("--fonts-dir", default="")
+    enter.add_argument("--token-file", required=True)
+    enter.set_defaults(func=_session_enter)
+
+    leave = actions.add_parser("session-exit", parents=list(parents),
+                               help="(template action) remove the fonts the session installed")
+    leave.add_argument("--token-file", required=True)
+    leave.set_defaults(func=_session_exit)
+
+    task = actions.add_parser("task", parents=list(parents),
+                              help="(template action) render one chunk of frames with `aefarm render`")
+    task.add_argument("--kind", choices=KINDS, required=True)
+    _target_arguments(task)
+    task.add_argument("--project", required=True)
+    task.add_argument("--frames", required=True, help="the task's chunk, e.g. 1-10")
+    task.add_argument("--job-frames", default="", help="the job's Frames (names the movie segments)")
+    task.add_argument("--rules", default="", help="OpenJD path-mapping rules file ({{Session.PathMappingRulesFile}})")
+    task.add_argument("--progress", default="openjd", choices=("openjd", "log"))
+    task.add_argument("--concurrency", type=_int(0), default=0, help="0 = auto")
+    task.add_argument("--max-concurrency", type=_int(0), default=0, help="0 = no limit")
+    task.add_argument("--ram-per-child-gb", type=_number, default=0.0, help="0 = default")
+    task.add_argument("--mfr", default="true")
+    task.add_argument("--affinity", default="true")
+    task.add_argument("--retries", type=_int(0), default=1)
+    task.add_argument("--stall-timeout", type=_number, default=1800.0)
+    task.add_argument("--fail-fast", default="false")
+    task.add_argument("--aerender", default="", help="empty = discovery")
+    task.add_argument("--ffmpeg", default="", help="empty = FFMPEG or PATH")
+    task.set_defaults(func=_task)
+
+    join = actions.add_parser("join", parents=list(parents),
+                              help="(template action) join a movie job's segments with ffmpeg")
+    _target_arguments(join)
+    join.add_argument("--project", default="", help="the job's ProjectFile (names the movie segments)")
+    join.add_argument("--frames", required=True, help="the job's Frames")
+    join.add_argument("--ffmpeg", default="")
+    join.add_argument("--progress", default="openjd", choices=("openjd", "log"))
+    join.set_defaults(func=_join)
+    return parser
+
+
+def _target_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--comp-name", default="", help="composition (empty: use --rq-index)")
+    parser.add_argument("--rq-index", type=_int(0), default=0, help="render-queue item (0: use --comp-name)")
+    parser.add_argument("--output-dir", required=True)
+    parser.add_argument("--pattern", required=True)
+
+
+def _bundle_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("project", metavar="PROJECT", help="the .aepx/.aep project")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--comp", metavar="NAME", help="composition to render")
+    target.add_argument("--rqindex", type=_int(1), metavar="N", help="render-queue item to render (1-based)")
+    parser.add_argument("--frames", required=True, metavar="SPEC", help="frame spec: 1-100, 1-100:5, 1-48x2 ...")
+    parser.add_argument("--output-dir", required=True, metavar="DIR", help="folder the frames or movie go to")
+    parser.add_argument("--pattern", metavar="P",
+                        help="file name pattern in DIR (default [compName]_[#####].png; --video: [compName].mov)")
+    parser.add_argument("--chunk-size", type=_int(1), metavar="N", help="frames per task (default 10; video 50)")
+    parser.add_argument("--fonts", metavar="DIR", help="fonts installed on the workers for the job")
+    parser.add_argument("--video", action="store_true",
+                        help="one movie: segments rendered in parallel, then joined with ffmpeg")
+    parser.add_argument("-o", "--bundle-dir", metavar="BUNDLE_DIR",
+                        help="bundle folder to write (default ./<project>-<image|video>-bundle)")
+    parser.add_argument("--force", action="store_true", help="replace an existing bundle folder")
+    stmpo = parser.add_argument_group("parallel aerender children on each worker (template defaults when omitted)")
+    stmpo.add_argument("--concurrency", type=_int(0), metavar="N", help="children per task; 0 = auto")
+    stmpo.add_argument("--max-concurrency", type=_int(0), metavar="N", help="0 = no limit")
+    stmpo.add_argument("--ram-per-child-gb", type=_number, metavar="G")
+    stmpo.add_argument("--mfr", dest="mfr", action="store_true", default=None)
+    stmpo.add_argument("--no-mfr", dest="mfr", action="store_false")
+    stmpo.add_argument("--affinity", dest="affinity", action="store_true", default=None)
+    stmpo.add_argument("--no-affinity", dest="affinity", action="store_false")
+    stmpo.add_argument("--retries", type=_int(0), metavar="N")
+    stmpo.add_argument("--stall-timeout", type=_int(30), metavar="S")
+    stmpo.add_argument("--fail-fast", action="store_true", default=None)
+    stmpo.add_argument("--aerender", metavar="PATH", help="aerender on the workers (default: discovery)")
+    stmpo.add_argument("--ffmpeg", metavar="PATH", help="ffmpeg on the workers (video; default FFMPEG/PATH)")
+    farm = parser.add_argument_group("Deadline")
+    farm.add_argument("--priority", type=_int(0), default=50, metavar="N", help="0-100 (default 50)")
+    farm.add_argument("--max-retries-per-task", type=_int(0), default=2, metavar="N", help="default 2")
+
+
+def request_from_args(args: argparse.Namespace) -> BundleRequest:
+    return BundleRequest(
+        project=Path(args.project), output_dir=Path(args.output_dir), frames=args.frames, comp=args.comp,
+        rqindex=args.rqindex, pattern=args.pattern, chunk_size=args.chunk_size, video=args.video,
+        fonts_dir=Path(args.fonts) if args.fonts else None, aerender=args.aerender, ffmpeg=args.ffmpeg,
+        concurrency=args.concurrency, max_concurrency=args.max_concurrency, ram_per_child_gb=args.ram_per_child_gb,
+        mfr=args.mfr, affinity=args.affinity, retries=args.retries, stall_timeout=args.stall_timeout,
+        fail_fast=args.fail_fast, priority=args.priority, max_retries_per_task=args.max_retries_per_task)
+
+
+def _write(args: argparse.Namespace) -> Path:
+    req = request_from_args(args)
+    bundle = write_bundle(req, Path(args.bundle_dir) if args.bundle_dir else None, force=args.force)
+    for warning in req.warnings:
+        print(f"aefarm deadline: warning: {warning}", file=sys.stderr)
+    return bundle
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    print(_write(args))
+    return 0
+
+
+def deadline_cli() -> Optional[str]:
+    """The `deadline` CLI of this environment (beside our Python first), else PATH's."""
+    here = Path(sys.executable).parent
+    for name in ("deadline.exe", "deadline") if sys.platform.startswith("win") else ("deadline",):
+        if (here / name).is_file():
+            return str(here / name)
+    return shutil.which("deadline")
+
+
+def _submit(args: argparse.Namespace) -> int:
+    cli = deadline_cli()
+    if cli is None:
+        raise BundleError(f"the `deadline` command is not installed: {INSTALL_HINT} (then `deadline auth login`)")
+    bundle = _write(args)
+    print(f"aefarm deadline: wrote {bundle}", file=sys.stderr)
+    argv: List[str] = [cli, "bundle", "submit", str(bundle), *args.deadline_arg]
+    return subprocess.run(argv, stdin=None).returncode
+
+
+def _session_enter(args: argparse.Namespace) -> int:
+    from engines.aftereffects.deadline_actions import session_enter, with_openjd_fail
+
+    with_openjd_fail(session_enter, args.kind, args.output_dir, args.pattern, args.frames, args.fonts_dir,
+                     args.token_file)
+    return 0
+
+
+def _session_exit(args: argparse.Namespace) -> int:
+    from engines.aftereffects.deadline_actions import session_exit, with_openjd_fail
+
+    with_openjd_fail(session_exit, args.token_file)
+    return 0
+
+
+def _task(args: argparse.Namespace) -> int:
+    from engines.aftereffects.deadline_actions import TaskValues, run_task, with_openjd_fail
+
+    values = TaskValues(
+        kind=args.kind, project=args.project, comp_name=args.comp_name, rq_index=args.rq_index,
+        output_dir=args.output_dir, pattern=args.pattern, frames=args.frames, rules=args.rules,
+        progress=args.progress, concurrency=args.concurrency, max_concurrency=args.max_concurrency,
+        ram_per_child_gb=args.ram_per_child_gb, mfr=args.mfr, affinity=args.affinity, retries=args.retries,
+        stall_timeout=args.stall_timeout, fail_fast=args.fail_fast, aerender=args.aerender, ffmpeg=args.ffmpeg,
+        job_frames=args.job_frames)
+    return int(with_openjd_fail(run_task, values))
+
+
+def _join(args: argparse.Namespace) -> int:
+    from engines.aftereffects.deadline_actions import join_movie, openjd_status, with_openjd_fail
+
+    movie, how = with_openjd_fail(join_movie, args.output_dir, args.pattern, args.comp_name, args.rq_index,
+                                  args.frames, args.project, args.ffmpeg)
+    if args.progress == "openjd":
+        print("openjd_progress: 100", flush=True)
+    openjd_status(f"movie written and verified: {movie} ({'stream copy' if how == 'copy' else 're-encoded'})")
+    return 0

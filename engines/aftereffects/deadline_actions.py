@@ -1,0 +1,284 @@
+"""What the actions of our OpenJD templates do on a worker: enter/exit the job environment, render a task, join.
+
+Why these exist instead of calling `aefarm render` straight from the template: OpenJD 2023-09 (without the EXPR
+extension) cannot leave an argument out, so a template passes every parameter, with "0"/"" meaning "not set"; these
+functions turn those values into the `aefarm render` command line (and print it), check the pattern and frames for the
+bundle kind before anything runs (`openjd_fail:` plus exit 2), and keep the movie-segment naming in one place for the
+render and join steps. Every action is an `aefarm` command, so no shell is needed on Windows or macOS workers.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from engines.aftereffects.deadline_bundle import (BundleError, check_frames, check_movie_name, check_output_pattern,
+                                                  movie_extension, output_folders)
+from stmpo.frames import FrameSet
+from stmpo.outputs import OutputPattern, segment_name
+
+SEGMENTS_FOLDER = ".aefarm-segments"
+_SEGMENT = re.compile(r"^segment_(-?\d+)_(-?\d+)(\.[A-Za-z0-9]+)$")
+
+
+def openjd_fail(text: str) -> None:
+    """The failure line Deadline shows as the task's status message (the exit code decides failure)."""
+    print(f"openjd_fail: {' '.join(text.split())}", flush=True)
+
+
+def openjd_status(text: str) -> None:
+    print(f"openjd_status: {' '.join(text.split())}", flush=True)
+
+
+def flag_value(name: str, text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("true", "yes", "on", "1"):
+        return True
+    if value in ("false", "no", "off", "0"):
+        return False
+    raise BundleError(f"{name} must be true or false, got {text!r}")
+
+
+# --------------------------------------------------------------------------------------------------- environment
+def session_enter(kind: str, output_dir: str, pattern: str, frames: str, fonts_dir: str, token_file: str) -> List[Path]:
+    """Check the job's pattern and frames, create the output folders, install the fonts (token kept in a file).
+
+    The fonts are held until `session_exit` (persistent), not tied to this short-lived action process.
+    """
+    pattern = check_output_pattern(kind, pattern)
+    check_frames(kind, frames)
+    if not output_dir.strip():
+        raise BundleError("OutputDir is empty")
+    folders = output_folders(output_dir, pattern)
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+    openjd_status(f"output folder ready: {folders[-1]}")
+    if fonts_dir.strip():
+        from fonts.install import install
+
+        token_path = Path(token_file)
+        if token_path.exists():  # an environment entered twice in one session: release the first install
+            session_exit(token_file)
+        token = install(fonts_dir, persistent=True)
+        tmp = token_path.with_name(f".{token_path.name}.tmp")
+        tmp.write_text(token + "\n", encoding="ascii")
+        os.replace(tmp, token_path)
+        openjd_status(f"fonts of {fonts_dir} installed for this session")
+    return folders
+
+
+def session_exit(token_file: str) -> bool:
+    """Remove the fonts the session installed (nothing to do without a token file). True when fonts were released."""
+    path = Path(token_file)
+    try:
+        token = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return False
+    from fonts.install import remove
+
+    remove(token)
+    path.unlink()
+    openjd_status("session fonts removed")
+    return True
+
+
+# --------------------------------------------------------------------------------------------------- movies
+def segments_dir(output_dir: str, pattern: str, comp: str, rqindex: int, frames: str, project: str) -> Path:
+    """The folder of one movie job's segments, shared by its render and join steps (and all their workers).
+
+    Named from values that are the same on every worker OS (project *name*, not its mapped path), so a Windows task
+    and a macOS join agree; two jobs with identical settings share it, which is harmless (same frames, same names).
+    """
+    project_name = re.split(r"[\\/]", project.rstrip("\\/"))[-1]
+    key = "\0".join((pattern, comp, str(rqindex), FrameSet.parse(frames).to_openjd(), project_name))
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(pattern.replace("\\", "/")).stem).strip("._") or "movie"
+    return Path(output_dir) / SEGMENTS_FOLDER / f"{stem}-{digest}"
+
+
+def parse_segment(name: str) -> Optional[Tuple[int, int, str]]:
+    match = _SEGMENT.match(name)
+    if not match:
+        return None
+    return int(match.group(1)), int(match.group(2)), match.group(3).lower()
+
+
+def tile_segments(folder: Path, frames: FrameSet, extension: str) -> List[Path]:
+    """The segments that cover ``frames`` exactly, in frame order; BundleError naming the frames no segment covers.
+
+    Segments are found by name (``segment_<first>_<last>.<ext>``, written atomically by the render tasks). Among
+    segments starting at the same frame the longest that still lines up with the rest is taken (a rerun with another
+    chunk size may have left both).
+    """
+    if len(frames.runs) != 1:
+        raise BundleError("a movie needs one range of consecutive frames")
+    first, last = frames.first, frames.last
+    by_start: Dict[int, List[Tuple[int, Path]]] = {}
+    if folder.is_dir():
+        for entry in folder.iterdir():
+            parsed = parse_segment(entry.name)
+            if parsed and parsed[2] == extension and entry.is_file() and entry.stat().st_size > 0:
+                a, b, _ext = parsed
+                if first <= a <= b <= last:
+                    by_start.setdefault(a, []).append((b, entry))
+    for options in by_start.values():
+        options.sort(key=lambda item: -item[0])
+
+    # from the last frame backwards: nxt[a] = the segment starting at a whose successor chain reaches the end
+    nxt: Dict[int, Tuple[int, Path]] = {}
+    for start in sorted(by_start, reverse=True):
+        for end, path in by_start[start]:
+            if end == last or end + 1 in nxt:
+                nxt[start] = (end, path)
+                break
+    if first not in nxt:
+        covered = set()
+        for start, options in by_start.items():
+            for end, _path in options:
+                covered.update(range(start, end + 1))
+        missing = frames - FrameSet.from_frames(covered)
+        if len(missing):
+            raise BundleError(f"movie segments missing for frames {missing} in {folder}")
+        raise BundleError(f"the movie segments in {folder} overlap and do not line up into frames {frames}")
+    tiles: List[Path] = []
+    start = first
+    while start <= last:
+        end, path = nxt[start]
+        tiles.append(path)
+        start = end + 1
+    return tiles
+
+
+# --------------------------------------------------------------------------------------------------- task
+@dataclass
+class TaskValues:
+    """The template's values for one task, as the template passes them ("0"/"" = not set)."""
+
+    kind: str
+    project: str
+    comp_name: str
+    rq_index: int
+    output_dir: str
+    pattern: str
+    frames: str
+    rules: str = ""
+    progress: str = "openjd"
+    concurrency: int = 0
+    max_concurrency: int = 0
+    ram_per_child_gb: float = 0.0
+    mfr: str = "true"
+    affinity: str = "true"
+    retries: int = 1
+    stall_timeout: float = 1800.0
+    fail_fast: str = "false"
+    aerender: str = ""
+    ffmpeg: str = ""
+    job_frames: str = ""  # the job's whole Frames (movie segments are named per job)
+
+
+def target_args(comp_name: str, rq_index: int) -> List[str]:
+    if comp_name.strip():
+        return ["--comp", comp_name]
+    if rq_index > 0:
+        return ["--rqindex", str(rq_index)]
+    raise BundleError("set CompName or RenderQueueIndex (a render-queue item >= 1)")
+
+
+def render_argv(values: TaskValues) -> List[str]:
+    """The `aefarm render` arguments for one task; BundleError for values that cannot work."""
+    kind = values.kind
+    pattern = check_output_pattern(kind, values.pattern)
+    chunk = check_frames(kind, values.frames)
+    if not values.project.strip():
+        raise BundleError("ProjectFile is empty")
+    if not values.output_dir.strip():
+        raise BundleError("OutputDir is empty")
+    if kind == "image":
+        output = os.path.join(values.output_dir, *pattern.replace("\\", "/").split("/"))
+    else:
+        job_frames = check_frames(kind, values.job_frames or values.frames)
+        if len(chunk - job_frames):
+            raise BundleError(f"task frames {values.frames} are not inside the job's Frames {values.job_frames}")
+        check_movie_name(pattern, values.comp_name)
+        extension = movie_extension(pattern)
+        folder = segments_dir(values.output_dir, pattern, values.comp_name, values.rq_index,
+                              values.job_frames or values.frames, values.project)
+        output = str(folder / segment_name(chunk.first, chunk.last, extension))
+    argv = [values.project, *target_args(values.comp_name, values.rq_index), "--output", output,
+            f"--frames={chunk.to_openjd()}", "--progress", values.progress]
+    if values.rules.strip():
+        argv += ["--rules", values.rules]
+    if values.concurrency > 0:
+        argv += ["--concurrency", str(values.concurrency)]
+    if values.max_concurrency > 0:
+        argv += ["--max-concurrency", str(values.max_concurrency)]
+    if values.ram_per_child_gb > 0:
+        argv += ["--ram-per-child-gb", repr(float(values.ram_per_child_gb))]
+    if not flag_value("MultiFrameRendering", values.mfr):
+        argv.append("--no-mfr")
+    if not flag_value("CpuAffinity", values.affinity):
+        argv.append("--no-affinity")
+    argv += ["--retries", str(values.retries), "--stall-timeout", repr(float(values.stall_timeout))]
+    if flag_value("FailFast", values.fail_fast):
+        argv.append("--fail-fast")
+    if values.aerender.strip():
+        argv += ["--aerender", values.aerender]
+    if values.ffmpeg.strip():
+        argv += ["--ffmpeg", values.ffmpeg]
+    return argv
+
+
+def run_task(values: TaskValues) -> int:
+    """Check, print, and run `aefarm render` in this process (so the task's cancel signal reaches the executor)."""
+    argv = render_argv(values)
+    if values.kind == "video":
+        Path(argv[argv.index("--output") + 1]).parent.mkdir(parents=True, exist_ok=True)
+    print("aefarm render " + " ".join(_quote(a) for a in argv), flush=True)
+    from engines.aftereffects.cli import main
+
+    return main(["render", *argv])
+
+
+def _quote(arg: str) -> str:
+    if arg and all(c.isalnum() or c in "-_./:=,[]#\\+@" for c in arg):
+        return arg
+    return "'" + arg.replace("'", "'\\''") + "'"
+
+
+# --------------------------------------------------------------------------------------------------- join
+def join_movie(output_dir: str, pattern: str, comp_name: str, rq_index: int, frames: str, project: str,
+               ffmpeg: str = "") -> Tuple[Path, str]:
+    """Join the job's segments into the movie (verified by ffprobe), then remove them. Returns (movie, how)."""
+    from stmpo.outputs import find_ffmpeg, join_segments
+
+    pattern = check_output_pattern("video", pattern)
+    job_frames = check_frames("video", frames)
+    target_args(comp_name, rq_index)
+    check_movie_name(pattern, comp_name)
+    movie_pattern = OutputPattern(os.path.join(output_dir, *pattern.replace("\\", "/").split("/")), comp=comp_name)
+    folder = segments_dir(output_dir, pattern, comp_name, rq_index, frames, project)
+    tiles = tile_segments(folder, job_frames, movie_extension(pattern))
+    ffmpeg_path, ffprobe_path = find_ffmpeg(ffmpeg.strip() or None)
+    movie = movie_pattern.movie_path()
+    openjd_status(f"joining {len(tiles)} segments into {movie}")
+    how = join_segments(tiles, movie, ffmpeg_path, ffprobe_path, expected_frames=len(job_frames))
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        folder.parent.rmdir()  # the shared segments folder, once no other movie uses it
+    except OSError:
+        pass
+    return movie, how
+
+
+def with_openjd_fail(func, *args, **kwargs):  # type: ignore[no-untyped-def]
+    """Run ``func``; a known failure (an error with exit_code) also prints its `openjd_fail:` line."""
+    try:
+        return func(*args, **kwargs)
+    except Exception as exc:
+        if isinstance(getattr(exc, "exit_code", None), int) or isinstance(exc, OSError):
+            openjd_fail(str(exc) or type(exc).__name__)
+        raise

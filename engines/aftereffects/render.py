@@ -1,0 +1,126 @@
+"""Render one Job on this machine: remap the project, install fonts, plan the children, run them, clean up.
+
+Every entry point (CLI, accsyn app, OpenJD task) ends here, so the order of effects is written once: fonts are
+removed and temporary state cleaned even when the render fails or is cancelled.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, List, Optional
+
+from engines.aftereffects.job import Job
+from stmpo.aerender import build_command, find_aerender
+from stmpo.errors import StmpoError
+from stmpo.host import Host, detect_host, load_numa_map
+from stmpo.outputs import OutputPattern, Staging, segment_name
+from stmpo.plan import Plan, make_plan
+from stmpo.run import RunReport, invocation_frames, run
+from stmpo.scheduler import Scheduler, Start
+
+
+@dataclass
+class Prepared:
+    job: Job
+    plan: Plan
+    aerender: str
+    host: Host
+
+
+def resolve_aerender(job: Job) -> str:
+    """The aerender to run: ``job.aerender``, AERENDER_PATH, PATH, install folders (``aefarm doctor`` explains)."""
+    return find_aerender(explicit=job.aerender, query_version=False).require()
+
+
+def plan_job(job: Job, host: Optional[Host] = None) -> Plan:
+    host = host or detect_host()
+    if job.numa_map is not None:
+        host = host.with_numa_nodes(load_numa_map(job.numa_map))
+    return make_plan(job.frames, job.settings, host, min_chunk=job.options.min_chunk)
+
+
+def remap_project(job: Job, reporter: Any = None) -> Job:
+    """The job on a converted copy of its project when it has rules (the input is never modified)."""
+    if not len(job.rules):
+        return job
+    from remap.convert import convert  # the converter owner's module; imported when there are rules to apply
+
+    result = convert(job.project, rules=job.rules, target_os=job.target_os, out_dir=job.converted_dir)
+    if reporter is not None:
+        how = "reused cached" if getattr(result, "cached", False) else "wrote"
+        reporter.message(f"remap: {how} {result.output} ({result.replaced} paths mapped by {len(job.rules)} rules)")
+        for item in getattr(result, "unsafe", None) or ():
+            reporter.message(f"remap: warning: not rewritten: {item}")
+    return job.with_project(Path(result.output))
+
+
+def dry_run_lines(job: Job, plan: Plan, aerender: str) -> List[str]:
+    """The plan arithmetic and the command line of each child of the initial split (nothing is started)."""
+    lines = ["plan:"] + [f"  {line}" for line in plan.explanation]
+    lines += [f"  warning: {w}" for w in plan.warnings]
+    options = job.options
+    pattern = OutputPattern(job.output, comp=job.comp or "")
+    mode = "static" if pattern.is_movie else options.schedule
+    lines.append(f"schedule: {mode}, {plan.concurrency} child slots, min chunk {options.min_chunk}, "
+                 f"retries {options.retries}{', fail-fast' if options.fail_fast else ''}")
+    if len(job.rules):
+        lines.append(f"remap: {len(job.rules)} rules would be applied to a converted copy of {job.project}")
+    staging = Staging(pattern, scratch=options.scratch, run_id="RUNID")
+    scheduler = Scheduler(list(job.frames), plan.concurrency, min_chunk=options.min_chunk, mode=mode)
+    mfr = (job.settings.mfr, job.settings.mfr_max_cpu_percent)
+    for action in scheduler.begin(0.0):
+        if not isinstance(action, Start):
+            continue
+        frames, step = invocation_frames(list(action.frame_list), options.use_increment)
+        folder = staging.root / (f"c{action.child:03d}" if options.scratch else f".aefarm-RUNID-c{action.child:03d}")
+        output = (str(folder / segment_name(frames[0], frames[-1], pattern.extension)) if pattern.is_movie
+                  else str(folder / pattern.name))
+        argv = build_command(aerender, project=str(job.project), comp=job.comp, rqindex=job.rqindex,
+                             output=output, start=frames[0], end=frames[-1], increment=step if step != 1 else None,
+                             mfr=mfr, mem_usage=job.mem_usage, rs_template=job.rs_template,
+                             om_template=job.om_template,
+                             continue_on_missing_footage=job.continue_on_missing_footage,
+                             extra_args=job.extra_args)
+        cpus = plan.cpu_blocks[action.slot] if plan.cpu_blocks else None
+        invocations = len(action.frame_list) // max(1, len(frames))
+        more = f" (+{invocations - 1} more invocations, one per frame)" if len(frames) < len(action.frame_list) else ""
+        lines.append(f"child {action.child} slot {action.slot} frames {action.frames}"
+                     f"{' cpus ' + ','.join(map(str, cpus)) if cpus else ''}{more}:")
+        lines.append("  " + " ".join(_quote(a) for a in argv))
+    return lines
+
+
+def _quote(arg: str) -> str:
+    if arg and all(c.isalnum() or c in "-_./:=,[]#\\" for c in arg):
+        return arg
+    return "'" + arg.replace("'", "'\\''") + "'"
+
+
+def render_job(job: Job, reporter: Any, *, cancel_event: Optional[threading.Event] = None,
+               host: Optional[Host] = None, handle_signals: bool = True) -> RunReport:
+    """Remap (when rules are given) -> install fonts (when given) -> plan -> run; fonts removed in every case."""
+    aerender = resolve_aerender(job)
+    project = Path(job.project)
+    if not project.is_file():
+        raise StmpoError(f"project not found: {project}")
+    host = host or detect_host()
+    plan = plan_job(job, host)
+    job = remap_project(job, reporter)
+    token = None
+    if job.fonts is not None:
+        from fonts.install import install
+
+        token = install(job.fonts)
+        reporter.message(f"fonts: installed the fonts of {job.fonts} for this render")
+    try:
+        return run(plan, job, reporter, aerender=aerender, options=job.options, cancel_event=cancel_event,
+                   handle_signals=handle_signals, processor_groups=host.processor_groups)
+    finally:
+        if token is not None:
+            from fonts.install import remove
+
+            try:
+                remove(token)
+            except Exception as exc:  # noqa: BLE001 - a failed font removal must not hide the render's result
+                reporter.message(f"fonts: warning: could not remove the render's fonts: {exc}")

@@ -1,0 +1,352 @@
+"""Where each frame lands, how a child's output reaches it, and how we know it is there.
+
+Decision (staging, documented for the run report and README): every child renders into its OWN staging folder, and
+each frame is renamed into its final name once it is complete -- when its PROGRESS line arrived, or when the child
+exited 0 without a fatal line. Why:
+
+- Work stealing shrinks a child's assignment while it runs; the stopped child may already have begun writing the
+  frame after its split, which the thief renders too. With one folder per child the two never write the same file,
+  and frames outside a child's (shrunk) assignment are never moved.
+- A crashed or killed child's half-written frame never appears under a final name: only complete frames move.
+- Without ``--scratch`` the staging folder sits next to the final files (``.aefarm-<run>-c<child>``), so the move is
+  a rename on one filesystem. With ``--scratch DIR`` children render under DIR and each complete frame is moved into
+  place atomically (rename, or copy to a temporary name in the destination folder + rename across filesystems); the
+  source is removed only after the destination is in place, never before, and never with a throttle.
+- Staging folders are removed at the end of a successful run (everything they could hold is either delivered or a
+  duplicate); after a failure they are kept (the report names them) so nothing unmoved is ever deleted.
+
+Movie outputs (.mov/.mp4/.avi) are one file, so each child invocation renders its own numbered segment, and the
+segments are joined with ffmpeg's concat demuxer (stream copy; re-encode fallback) into a temporary file that is
+renamed into place after ffprobe counted its frames.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+import stat
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from stmpo.errors import StmpoError
+
+MOVIE_EXTENSIONS = frozenset({".mov", ".mp4", ".avi"})
+DEFAULT_SEQUENCE_TOKEN = "[#####]"
+_HASHES = re.compile(r"\[(#+)\]")
+_COMP = re.compile(r"\[compname\]", re.IGNORECASE)
+_EXT = re.compile(r"\[fileextension\]", re.IGNORECASE)
+STAGE_PREFIX = ".aefarm-"
+
+
+def format_frame(frame: int, width: int) -> str:
+    """Zero-padded to ``width`` characters, as After Effects (and the simulator) expand ``[###]``."""
+    return f"{frame:0{width}d}"
+
+
+def safe_comp_name(comp: str) -> str:
+    """A comp name as it appears in a file name: path separators and ``:`` become ``_``."""
+    return re.sub(r"[\\/:]", "_", comp)
+
+
+@dataclass(frozen=True)
+class OutputPattern:
+    """An aerender ``-output`` pattern: folder + file name template with ``[#####]``, ``[compName]``,
+    ``[fileextension]`` tokens (same rules as the simulator: any count of ``#`` is the zero-padded comp frame)."""
+
+    pattern: str
+    comp: str = ""
+    file_extension: str = "png"
+
+    @property
+    def path(self) -> Path:
+        return Path(self.pattern)
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def extension(self) -> str:
+        """Lower-case extension with the dot, after ``[fileextension]`` is filled in."""
+        return os.path.splitext(self._fill_static(self.name))[1].lower()
+
+    @property
+    def is_movie(self) -> bool:
+        return self.extension in MOVIE_EXTENSIONS
+
+    def _fill_static(self, text: str) -> str:
+        text = _COMP.sub(lambda _m: safe_comp_name(self.comp), text)
+        return _EXT.sub(lambda _m: self.file_extension, text)
+
+    def sequence_name(self) -> str:
+        """The name template with a frame token: aerender adds ``_[#####]`` before the extension when none is given."""
+        name = self.name
+        if _HASHES.search(name):
+            return name
+        stem, ext = os.path.splitext(name)
+        return f"{stem}_{DEFAULT_SEQUENCE_TOKEN}{ext}"
+
+    def _name_parts(self) -> Tuple[Tuple[str, ...], Tuple[int, ...]]:
+        """The filled-in name split around its frame tokens (computed once: frame_path runs per frame)."""
+        cached = self.__dict__.get("_parts")
+        if cached is None:
+            name = self._fill_static(self.sequence_name())
+            pieces = _HASHES.split(name)  # text, hashes, text, hashes, ..., text
+            cached = (tuple(pieces[0::2]), tuple(len(h) for h in pieces[1::2]))
+            object.__setattr__(self, "_parts", cached)
+        return cached
+
+    def frame_name(self, frame: int) -> str:
+        texts, widths = self._name_parts()
+        out = [texts[0]]
+        for width, text in zip(widths, texts[1:]):
+            out.append(format_frame(frame, width))
+            out.append(text)
+        return "".join(out)
+
+    def frame_path(self, frame: int, folder: Optional[Path] = None) -> Path:
+        return Path(os.path.join(str(self.folder) if folder is None else str(folder), self.frame_name(frame)))
+
+    def frame_file(self, frame: int, folder: Optional[str] = None) -> str:
+        """``frame_path`` as a plain string (cheap: called for every frame of every child)."""
+        base = self.__dict__.get("_folder_text")
+        if base is None:
+            base = str(self.folder)
+            object.__setattr__(self, "_folder_text", base)
+        return os.path.join(base if folder is None else folder, self.frame_name(frame))
+
+    def movie_path(self) -> Path:
+        return self.folder / self._fill_static(self.name)
+
+    def in_folder(self, folder: Path) -> str:
+        """The same pattern rendered into ``folder`` (a child's staging folder), tokens kept for aerender."""
+        return str(Path(folder) / self.name)
+
+
+def check_pattern(pattern: str) -> None:
+    """Bad output patterns are bad input (one line): relative paths, no file name."""
+    if not pattern or not os.path.isabs(pattern):
+        raise StmpoError(f"--output must be an absolute path pattern, got {pattern!r}")
+    if not Path(pattern).name or pattern.endswith(("/", "\\")):
+        raise StmpoError(f"--output must end with a file name pattern such as [compName]_[#####].png, got {pattern!r}")
+
+
+# --------------------------------------------------------------------------------------------------- verification
+def frame_ok(path: "Path | str") -> bool:
+    """A delivered frame exists, is a file and is not empty (aerender never writes an empty image)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return st.st_size > 0 and stat.S_ISREG(st.st_mode)
+
+
+def present_frames(pattern: OutputPattern, frames: Iterable[int]) -> List[int]:
+    """Frames already delivered (for ``--resume`` and the final verification)."""
+    return [f for f in frames if frame_ok(pattern.frame_path(f))]
+
+
+def missing_frames(pattern: OutputPattern, frames: Iterable[int]) -> List[int]:
+    return [f for f in frames if not frame_ok(pattern.frame_path(f))]
+
+
+# --------------------------------------------------------------------------------------------------- moving
+def move_into_place(src: "Path | str", dst: "Path | str") -> None:
+    """Put the complete file ``src`` at ``dst`` atomically: rename on one filesystem; across filesystems copy to a
+    temporary name beside ``dst``, fsync, rename, and only then remove ``src``."""
+    try:
+        os.replace(src, dst)
+        return
+    except FileNotFoundError:
+        if not os.path.exists(src):
+            raise
+        Path(dst).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(src, dst)
+            return
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:  # only "different filesystems" falls back to copying
+            raise
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".aefarm-tmp", dir=str(dst.parent))
+    try:
+        with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
+            shutil.copyfileobj(inp, out, 1024 * 1024)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, dst)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    os.unlink(src)
+
+
+@dataclass
+class Staging:
+    """The per-child staging folders of one run (next to the final files, or under ``--scratch``)."""
+
+    pattern: OutputPattern
+    scratch: Optional[Path] = None
+    run_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.run_id:
+            self.run_id = uuid.uuid4().hex[:8]
+        self.folders: Dict[int, Path] = {}
+        self._folder_text: Dict[int, str] = {}
+
+    @property
+    def root(self) -> Path:
+        if self.scratch is not None:
+            return Path(self.scratch) / f"aefarm-{self.run_id}"
+        return self.pattern.folder
+
+    def folder(self, child: int) -> Path:
+        folder = self.folders.get(child)
+        if folder is None:
+            if self.scratch is not None:
+                folder = self.root / f"c{child:03d}"
+            else:
+                folder = self.root / f"{STAGE_PREFIX}{self.run_id}-c{child:03d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            self.folders[child] = folder
+        return folder
+
+    def child_output(self, child: int) -> str:
+        """The ``-output`` for ``child``: the user's pattern, in the child's own folder."""
+        return self.pattern.in_folder(self.folder(child))
+
+    def deliver(self, child: int, frame: int) -> bool:
+        """Move ``frame`` of ``child`` into place if complete there; True when the final file is verified."""
+        folder = self._folder_text.get(child)
+        if folder is None:
+            folder = self._folder_text[child] = str(self.folder(child))
+        src = self.pattern.frame_file(frame, folder)
+        dst = self.pattern.frame_file(frame)
+        if frame_ok(src):
+            move_into_place(src, dst)
+        return frame_ok(dst)
+
+    def staged(self, child: int, frame: int) -> bool:
+        return frame_ok(self.pattern.frame_path(frame, self.folder(child)))
+
+    def cleanup(self, success: bool) -> List[Path]:
+        """Remove staging folders after success; after a failure remove only empty ones. Returns those kept."""
+        kept: List[Path] = []
+        for folder in list(self.folders.values()):
+            if success:
+                shutil.rmtree(folder, ignore_errors=True)
+            else:
+                try:
+                    folder.rmdir()
+                except OSError:
+                    if folder.exists():
+                        kept.append(folder)
+        if self.scratch is not None:
+            try:
+                self.root.rmdir()
+            except OSError:
+                pass
+        return kept
+
+
+# --------------------------------------------------------------------------------------------------- movies
+def segment_name(first: int, last: int, extension: str) -> str:
+    return f"segment_{format_frame(first, 6)}_{format_frame(last, 6)}{extension}"
+
+
+def find_ffmpeg(explicit: Optional[str] = None, env: Optional[Mapping[str, str]] = None) -> Tuple[str, str]:
+    """(ffmpeg, ffprobe): ``--ffmpeg``, then ``FFMPEG``, then PATH; ffprobe beside ffmpeg, ``FFPROBE`` or PATH."""
+    env = os.environ if env is None else env
+    ffmpeg = explicit or env.get("FFMPEG") or shutil.which("ffmpeg")
+    if not ffmpeg or not (os.path.isfile(ffmpeg) or shutil.which(ffmpeg)):
+        raise StmpoError("ffmpeg not found (movie outputs are joined with ffmpeg): pass --ffmpeg PATH, set FFMPEG "
+                         "or put ffmpeg on PATH")
+    ffprobe = env.get("FFPROBE")
+    if not ffprobe:
+        folder, name = os.path.split(ffmpeg)
+        sibling = os.path.join(folder, name.replace("ffmpeg", "ffprobe")) if folder else ""
+        ffprobe = sibling if sibling and os.path.isfile(sibling) else shutil.which("ffprobe")
+    if not ffprobe:
+        raise StmpoError("ffprobe not found (movie outputs are verified with ffprobe): set FFPROBE or put it on PATH")
+    return ffmpeg, ffprobe
+
+
+def movie_frame_count(path: Path, ffprobe: str, timeout: float = 120.0) -> Optional[int]:
+    """Video frames in ``path`` counted by decoding (``ffprobe -count_frames``); None when unreadable."""
+    if not frame_ok(path):
+        return None
+    proc = subprocess.run(
+        [ffprobe, "-v", "error", "-select_streams", "v:0", "-count_frames",
+         "-show_entries", "stream=nb_read_frames", "-of", "default=noprint_wrappers=1:nokey=1", str(path)],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+    text = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not text:
+        return None
+    try:
+        return int(text[0].strip())
+    except ValueError:
+        return None
+
+
+_MUXERS = {".mov": "mov", ".mp4": "mp4", ".avi": "avi"}
+
+
+def _concat_list_line(path: Path) -> str:
+    text = str(Path(path).resolve()).replace("'", "'\\''")
+    return f"file '{text}'\n"
+
+
+def join_segments(segments: Sequence[Path], dst: Path, ffmpeg: str, ffprobe: str, expected_frames: int,
+                  timeout: float = 3600.0) -> str:
+    """Join ``segments`` (in order) into ``dst``: concat demuxer with stream copy, re-encode if that fails or the
+    frame count is wrong; the result is written to a temporary name beside ``dst`` and renamed into place only after
+    ffprobe counted ``expected_frames``. Returns "copy" or "reencode"; raises StmpoError otherwise."""
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    ext = dst.suffix.lower()
+    fd, list_path = tempfile.mkstemp(prefix=".aefarm-concat-", suffix=".txt", dir=str(dst.parent))
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.writelines(_concat_list_line(s) for s in segments)
+    tmp = dst.parent / f".{dst.stem}.aefarm-{uuid.uuid4().hex[:8]}{ext}"
+    attempts = [("copy", ["-c", "copy"]), ("reencode", [])]
+    errors: List[str] = []
+    try:
+        for how, codec in attempts:
+            argv = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0",
+                    "-i", list_path, *codec, "-f", _MUXERS.get(ext, ext.lstrip(".")), str(tmp)]
+            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+            count = movie_frame_count(tmp, ffprobe) if proc.returncode == 0 else None
+            if count == expected_frames:
+                os.replace(tmp, dst)
+                return how
+            errors.append(f"{how}: exit {proc.returncode}, {count} frames"
+                          + (f" ({proc.stderr.strip().splitlines()[-1]})" if proc.stderr.strip() else ""))
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        raise StmpoError(f"joining {len(segments)} movie segments into {dst} failed: {'; '.join(errors)} "
+                         f"(expected {expected_frames} frames)")
+    finally:
+        for leftover in (list_path, tmp):
+            try:
+                os.unlink(leftover)
+            except OSError:
+                pass

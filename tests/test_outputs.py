@@ -1,0 +1,181 @@
+"""Output naming, atomic moves, staging and movie joins (real ffmpeg)."""
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import given, strategies as st
+
+from stmpo import outputs
+from stmpo.errors import StmpoError
+from stmpo.outputs import OutputPattern, Staging
+from stmpo.sim_worker import expand_output, sequence_template
+
+FFMPEG = shutil.which("ffmpeg")
+needs_ffmpeg = pytest.mark.skipif(FFMPEG is None or shutil.which("ffprobe") is None, reason="ffmpeg not installed")
+
+
+def test_frame_names():
+    p = OutputPattern("/out/[compName]_[#####].png", comp="Main")
+    assert p.frame_path(7) == Path("/out/Main_00007.png")
+    assert OutputPattern("/o/x_[###].[fileextension]", comp="c").frame_name(1234) == "x_1234.png"
+    assert OutputPattern("/o/shot.png").frame_name(3) == "shot_00003.png"  # aerender adds _[#####]
+    assert OutputPattern("/o/[compName].tif", comp="a/b:c").frame_name(1) == "a_b_c_00001.tif"
+    assert OutputPattern("/o/[COMPNAME]_[#].png", comp="M").frame_name(5) == "M_5.png"
+
+
+def test_movie_detection():
+    assert OutputPattern("/o/[compName].MOV", comp="x").is_movie
+    assert OutputPattern("/o/a.mp4").movie_path() == Path("/o/a.mp4")
+    assert not OutputPattern("/o/a_[####].png").is_movie
+
+
+@given(
+    prefix=st.text("abc_-", max_size=4),
+    hashes=st.integers(0, 7),
+    comp=st.text("Mainx /:\\", min_size=1, max_size=6),
+    ext=st.sampled_from([".png", ".tif", ".[fileextension]", ".exr"]),
+    use_comp=st.booleans(),
+    frame=st.integers(-50, 200000),
+)
+def test_names_match_the_simulator(prefix, hashes, comp, ext, use_comp, frame):
+    name = prefix + ("[compName]" if use_comp else "") + (f"_[{'#' * hashes}]" if hashes else "") + ext
+    template = "/out/" + name
+    ours = OutputPattern(template, comp=comp).frame_path(frame)
+    theirs = expand_output(sequence_template(template), comp, frame)
+    assert str(ours) == theirs
+
+
+def test_check_pattern():
+    with pytest.raises(StmpoError):
+        outputs.check_pattern("relative/x_[#####].png")
+    with pytest.raises(StmpoError):
+        outputs.check_pattern("/out/")
+    outputs.check_pattern("/out/x_[#####].png")
+
+
+def test_frame_ok_and_missing(tmp_path):
+    p = OutputPattern(str(tmp_path / "f_[##].png"))
+    (tmp_path / "f_01.png").write_bytes(b"x")
+    (tmp_path / "f_02.png").write_bytes(b"")
+    (tmp_path / "f_03.png").mkdir()
+    assert outputs.present_frames(p, [1, 2, 3, 4]) == [1]
+    assert outputs.missing_frames(p, [1, 2, 3, 4]) == [2, 3, 4]
+
+
+def test_move_into_place_same_filesystem(tmp_path):
+    src = tmp_path / "a" / "f.png"
+    src.parent.mkdir()
+    src.write_bytes(b"data")
+    dst = tmp_path / "b" / "f.png"
+    outputs.move_into_place(src, dst)
+    assert dst.read_bytes() == b"data" and not src.exists()
+
+
+def test_move_into_place_across_filesystems_copies_then_renames(tmp_path, monkeypatch):
+    src = tmp_path / "src.png"
+    src.write_bytes(b"payload" * 1000)
+    dst = tmp_path / "out" / "dst.png"
+    real_replace = os.replace
+    calls = []
+
+    def fake_replace(a, b):
+        calls.append((str(a), str(b)))
+        if str(a) == str(src):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real_replace(a, b)
+
+    monkeypatch.setattr(outputs.os, "replace", fake_replace)
+    outputs.move_into_place(src, dst)
+    assert dst.read_bytes() == b"payload" * 1000
+    assert not src.exists()
+    # the second replace renamed a temporary file that lived in the destination folder
+    assert Path(calls[1][0]).parent == dst.parent and calls[1][1] == str(dst)
+    assert [p.name for p in dst.parent.iterdir()] == ["dst.png"]
+
+
+def test_failed_copy_keeps_the_source_and_leaves_no_temporary(tmp_path, monkeypatch):
+    src = tmp_path / "src.png"
+    src.write_bytes(b"payload")
+    dst = tmp_path / "out" / "dst.png"
+
+    def fake_replace(a, b):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(outputs.os, "replace", fake_replace)
+    with pytest.raises(OSError):
+        outputs.move_into_place(src, dst)
+    assert src.read_bytes() == b"payload"
+    assert list(dst.parent.iterdir()) == []
+
+
+def test_staging_delivers_only_complete_frames_and_cleans_up(tmp_path):
+    p = OutputPattern(str(tmp_path / "out" / "[compName]_[####].png"), comp="Main")
+    staging = Staging(p, run_id="t1")
+    out = staging.child_output(3)
+    assert out == str(tmp_path / "out" / ".aefarm-t1-c003" / "[compName]_[####].png")
+    folder = staging.folder(3)
+    (folder / "Main_0001.png").write_bytes(b"frame")
+    (folder / "Main_0002.png").write_bytes(b"")
+    assert staging.deliver(3, 1) is True
+    assert staging.deliver(3, 2) is False
+    assert (tmp_path / "out" / "Main_0001.png").read_bytes() == b"frame"
+    assert staging.cleanup(success=False) == [folder]  # unmoved content is never deleted after a failure
+    assert folder.exists()
+    assert staging.cleanup(success=True) == []
+    assert not folder.exists()
+
+
+def test_staging_under_scratch(tmp_path):
+    p = OutputPattern(str(tmp_path / "out" / "f_[####].png"))
+    staging = Staging(p, scratch=tmp_path / "scratch", run_id="r")
+    folder = staging.folder(1)
+    assert folder == tmp_path / "scratch" / "aefarm-r" / "c001"
+    (folder / "f_0009.png").write_bytes(b"x")
+    assert staging.deliver(1, 9)
+    staging.cleanup(success=True)
+    assert list((tmp_path / "scratch").iterdir()) == []
+
+
+def test_empty_staging_removed_even_after_failure(tmp_path):
+    p = OutputPattern(str(tmp_path / "f_[####].png"))
+    staging = Staging(p, run_id="r")
+    folder = staging.folder(1)
+    assert staging.cleanup(success=False) == []
+    assert not folder.exists()
+
+
+def test_find_ffmpeg_errors(tmp_path):
+    with pytest.raises(StmpoError, match="ffmpeg not found"):
+        outputs.find_ffmpeg(env={"PATH": ""}, explicit=str(tmp_path / "nope"))
+
+
+def _segment(path: Path, frames: int) -> Path:
+    subprocess.run([FFMPEG, "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x36:rate=24",
+                    "-frames:v", str(frames), "-pix_fmt", "yuv420p", str(path)], check=True)
+    return path
+
+
+@needs_ffmpeg
+def test_join_segments_with_real_ffmpeg(tmp_path):
+    ffmpeg, ffprobe = outputs.find_ffmpeg()
+    segs = [_segment(tmp_path / f"s{i}.mov", n) for i, n in enumerate((5, 7, 3))]
+    dst = tmp_path / "final" / "Main.mov"
+    how = outputs.join_segments(segs, dst, ffmpeg, ffprobe, 15)
+    assert how in ("copy", "reencode")
+    assert outputs.movie_frame_count(dst, ffprobe) == 15
+    assert sorted(p.name for p in dst.parent.iterdir()) == ["Main.mov"]  # no temporary or list file left
+
+
+@needs_ffmpeg
+def test_join_refuses_a_wrong_frame_count_and_leaves_nothing(tmp_path):
+    ffmpeg, ffprobe = outputs.find_ffmpeg()
+    segs = [_segment(tmp_path / "s.mov", 4)]
+    dst = tmp_path / "final" / "Main.mov"
+    with pytest.raises(StmpoError, match="expected 9 frames"):
+        outputs.join_segments(segs, dst, ffmpeg, ffprobe, 9)
+    assert list(dst.parent.iterdir()) == []

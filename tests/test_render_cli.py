@@ -1,0 +1,166 @@
+"""`aefarm render` and `aefarm demo` end to end (on the aerender simulator, a test instrument)."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from engines.aftereffects import exitcodes
+from engines.aftereffects.sample_project import write_sample_project
+from stmpo.simulator import read_frame_png
+
+
+@pytest.fixture
+def project(tmp_path):
+    return write_sample_project(tmp_path / "shot.aepx")
+
+
+def test_dry_run_prints_the_plan_and_child_commands(aefarm, project, aerender_sim, tmp_path):
+    out = tmp_path / "out"
+    proc = aefarm("render", project, "--comp", "Main", "--output", out / "[compName]_[#####].png",
+                  "--frames", "1-100", "--concurrency", "3", "--aerender", aerender_sim, "--dry-run", check=0)
+    text = proc.stdout
+    assert "concurrency = " in text and "schedule: dynamic, 3 child slots" in text
+    commands = [line for line in text.splitlines() if line.startswith("  ") and aerender_sim in line]
+    assert len(commands) == 3
+    assert "-s 1 -e 34" in commands[0] and "-s 35 -e 67" in commands[1] and "-s 68 -e 100" in commands[2]
+    assert "-comp Main" in commands[0] and ".aefarm-RUNID-c001" in commands[0]
+    assert not out.exists()  # nothing rendered, nothing written
+
+
+def test_dry_run_with_aws_batch_renders_only_the_member_slice(aefarm, project, aerender_sim, tmp_path):
+    env = dict(os.environ, AWS_BATCH_JOB_ARRAY_INDEX="1", AWS_BATCH_JOB_ARRAY_SIZE="2")
+    proc = aefarm("render", project, "--comp", "Main", "--output", tmp_path / "x_[####].png", "--frames",
+                      "1-10", "--concurrency", "1", "--aerender", aerender_sim, "--dry-run", "--aws-batch",
+                      env=env, check=0)
+    assert "-s 6 -e 10" in proc.stdout
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--frames", "1-x"], "frame"),
+    (["--frames", "1-10", "--concurrency", "0"], "--concurrency"),
+    (["--frames", "1-10", "--schedule", "greedy"], "--schedule"),
+    (["--frames", "1-10", "--map", "relative=/x"], ""),
+])
+def test_bad_input_is_one_line_exit_2(aefarm, project, tmp_path, args, needle):
+    proc = aefarm("render", project, "--comp", "Main", "--output", tmp_path / "x_[####].png", *args)
+    assert proc.returncode == exitcodes.BAD_INPUT, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_project_is_bad_input(aefarm, tmp_path):
+    proc = aefarm("render", tmp_path / "nope.aepx", "--comp", "Main", "--output", tmp_path / "x.png",
+                  "--frames", "1", check=exitcodes.BAD_INPUT)
+    assert "project not found" in proc.stderr
+
+
+def test_comp_and_rqindex_are_exclusive(aefarm, project, tmp_path):
+    aefarm("render", project, "--comp", "Main", "--rqindex", "1", "--output", tmp_path / "x.png", "--frames", "1",
+           check=exitcodes.BAD_INPUT)
+
+
+def test_render_with_rules_remaps_and_delivers(aefarm, tmp_path, aerender_sim):
+    footage = tmp_path / "local" / "plate.png"
+    footage.parent.mkdir()
+    footage.write_bytes(b"plate")
+    project = write_sample_project(tmp_path / "win.aepx", footage=["P:\\show\\plate.png"])
+    out = tmp_path / "out"
+    report = tmp_path / "report.json"
+    env = dict(os.environ, AERENDER_SIM_FRAME_SECONDS="0.01")
+    proc = aefarm("render", project, "--comp", "Main", "--output", out / "[compName]_[###].png", "--frames",
+                      "1-8", "--concurrency", "2", "--aerender", aerender_sim, "--map", f"P:\\show={tmp_path / 'local'}",
+                      "--progress", "accsyn", "--report", report, "--log-dir", tmp_path / "logs", env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sum('"taskstatus": true' in line for line in proc.stdout.splitlines()) == 8
+    assert [read_frame_png(out / f"Main_{f:03d}.png")["frame"] for f in range(1, 9)] == list(range(1, 9))
+    assert json.loads(report.read_text())["ok"] is True
+    assert b"P:\\show" in project.read_bytes()  # the input project is never modified
+
+
+def test_unmapped_windows_footage_fails_with_missing_frames_and_openjd_fail(aefarm, tmp_path, aerender_sim):
+    project = write_sample_project(tmp_path / "win.aepx", footage=["P:\\show\\plate.png"])
+    proc = aefarm("render", project, "--comp", "Main", "--output", tmp_path / "o" / "[compName]_[###].png",
+                      "--frames", "1-4", "--concurrency", "1", "--aerender", aerender_sim, "--retries", "0",
+                      "--progress", "openjd", "--log-dir", tmp_path / "logs")
+    assert proc.returncode == exitcodes.RENDER_FAILED
+    fail = [line for line in proc.stdout.splitlines() if line.startswith("openjd_fail:")]
+    assert len(fail) == 1 and "1-4" in fail[0]
+
+
+def test_openjd_fail_line_for_bad_input(aefarm, tmp_path):
+    proc = aefarm("render", tmp_path / "missing.aepx", "--comp", "Main", "--output", tmp_path / "x.png",
+                      "--frames", "1", "--progress", "openjd")
+    assert proc.returncode == exitcodes.BAD_INPUT
+    assert proc.stdout.startswith("openjd_fail: project not found")
+
+
+def test_demo(aefarm, tmp_path):
+    proc = aefarm("demo", "--dir", tmp_path / "demo", "--progress", "log", "--frame-seconds", "0.01", check=0)
+    frames = tmp_path / "demo" / "frames"
+    assert sorted(p.name for p in frames.iterdir()) == [f"Main_{f:05d}.png" for f in range(1, 49, 2)]
+    assert f"demo: 24 frames in {frames}" in proc.stdout
+    assert "24 of 24 frames are complete PNGs" in proc.stdout
+    assert "remap: wrote" in proc.stdout
+    report = json.loads((tmp_path / "demo" / "report.json").read_text())
+    assert report["ok"] and report["plan"]["concurrency"] == 4
+
+
+def _job(tmp_path, project, aerender_sim, **kw):
+    from engines.aftereffects.job import Job
+    from stmpo.frames import FrameSet
+    from stmpo.plan import PlanSettings
+    from stmpo.run import RunOptions
+
+    return Job(project=project, output=str(tmp_path / "out" / "[compName]_[####].png"), frames=FrameSet.parse("1-4"),
+               comp="Main", aerender=aerender_sim, settings=PlanSettings(concurrency=2, affinity=False),
+               options=RunOptions(retries=0, kill_grace=0.5), **kw)
+
+
+class _Recorder:
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        return lambda *args, **kw: self.calls.append((name, args))
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_render_job_installs_fonts_before_and_removes_them_after(monkeypatch, tmp_path, project, aerender_sim, fail):
+    import fonts.install
+    from engines.aftereffects import render
+
+    events = []
+    monkeypatch.setattr(fonts.install, "install", lambda folder, scope="user": events.append(("install", folder))
+                        or "f" * 32)
+    monkeypatch.setattr(fonts.install, "remove", lambda token: events.append(("remove", token)))
+    real_run = render.run
+
+    def fake_run(*args, **kwargs):
+        events.append(("run",))
+        if fail:
+            raise RuntimeError("boom")
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(render, "run", fake_run)
+    monkeypatch.setenv("AERENDER_SIM_FRAME_SECONDS", "0")
+    (tmp_path / "fonts").mkdir()
+    job = _job(tmp_path, project, aerender_sim, fonts=tmp_path / "fonts")
+    if fail:
+        with pytest.raises(RuntimeError):
+            render.render_job(job, _Recorder(), handle_signals=False)
+    else:
+        assert render.render_job(job, _Recorder(), handle_signals=False).ok
+    assert events == [("install", tmp_path / "fonts"), ("run",), ("remove", "f" * 32)]
+
+
+def test_env_file_reaches_the_children(aefarm, project, aerender_sim, tmp_path):
+    env_file = tmp_path / "env.json"
+    env_file.write_text(json.dumps({"common": {"AERENDER_SIM_ERROR_EXIT0": "3"}}))
+    proc = aefarm("render", project, "--comp", "Main", "--output", tmp_path / "o" / "x_[####].png", "--frames",
+                  "1-4", "--concurrency", "1", "--aerender", aerender_sim, "--retries", "0", "--env-file", env_file,
+                  "--progress", "log", "--log-dir", tmp_path / "logs")
+    assert proc.returncode == exitcodes.RENDER_FAILED  # the variable made the simulator fail at frame 3
+    assert "missing frames: 3-4" in proc.stdout
