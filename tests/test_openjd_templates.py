@@ -211,6 +211,8 @@ def test_openjd_run_image_bundle_renders_every_frame_only_with_path_mapping(stud
     for values in progress:
         assert values and values == sorted(values) and values[-1] == 100
     assert "remap: wrote" in proc.stdout or "remap: reused" in proc.stdout
+    # the remapped copy goes to the session's working directory, never beside the input on its share
+    assert sorted(p.name for p in studio["root"].iterdir() if p.suffix == ".aepx") == ["shot.aepx"]
 
 
 @pytest.mark.slow

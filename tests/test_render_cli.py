@@ -164,3 +164,25 @@ def test_env_file_reaches_the_children(aefarm, project, aerender_sim, tmp_path):
                   "--progress", "log", "--log-dir", tmp_path / "logs")
     assert proc.returncode == exitcodes.RENDER_FAILED  # the variable made the simulator fail at frame 3
     assert "missing frames: 3-4" in proc.stdout
+
+
+def test_converted_dir_keeps_the_remapped_project_off_the_input_folder(aefarm, tmp_path, aerender_sim):
+    footage = tmp_path / "local" / "plate.png"
+    footage.parent.mkdir()
+    footage.write_bytes(b"plate")
+    shared = tmp_path / "share"
+    shared.mkdir()
+    project = write_sample_project(shared / "win.aepx", footage=["P:\\show\\plate.png"])
+    work = tmp_path / "work"
+    work.mkdir()
+    out = tmp_path / "out"
+    proc = aefarm("render", project, "--comp", "Main", "--output", out / "[compName]_[###].png", "--frames", "1-2",
+                  "--concurrency", "1", "--aerender", aerender_sim, "--map", f"P:\\show={tmp_path / 'local'}",
+                  "--converted-dir", work, "--progress", "log")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [p.name for p in shared.iterdir()] == ["win.aepx"]
+    converted = list(work.glob("*.aepx"))
+    assert len(converted) == 1 and str(tmp_path / "local") in converted[0].read_text(encoding="utf-8")
+    missing = aefarm("render", project, "--comp", "Main", "--output", out / "x_[###].png", "--frames", "1",
+                     "--converted-dir", tmp_path / "nope", "--map", f"P:\\show={tmp_path / 'local'}")
+    assert missing.returncode == 2 and "--converted-dir" in missing.stderr

@@ -178,6 +178,7 @@ class TaskValues:
     aerender: str = ""
     ffmpeg: str = ""
     job_frames: str = ""  # the job's whole Frames (movie segments are named per job)
+    converted_dir: str = ""  # where the remapped project goes (the session's working directory)
 
 
 def target_args(comp_name: str, rq_index: int) -> List[str]:
@@ -212,6 +213,8 @@ def render_argv(values: TaskValues) -> List[str]:
             f"--frames={chunk.to_openjd()}", "--progress", values.progress]
     if values.rules.strip():
         argv += ["--rules", values.rules]
+    if values.converted_dir.strip():
+        argv += ["--converted-dir", values.converted_dir]
     if values.concurrency > 0:
         argv += ["--concurrency", str(values.concurrency)]
     if values.max_concurrency > 0:

@@ -80,6 +80,8 @@ def add_parser(subparsers: "argparse._SubParsersAction", parents: Sequence[argpa
     task.add_argument("--frames", required=True, help="the task's chunk, e.g. 1-10")
     task.add_argument("--job-frames", default="", help="the job's Frames (names the movie segments)")
     task.add_argument("--rules", default="", help="OpenJD path-mapping rules file ({{Session.PathMappingRulesFile}})")
+    task.add_argument("--converted-dir", default="",
+                      help="folder for the remapped project ({{Session.WorkingDirectory}}: never the input's share)")
     task.add_argument("--progress", default="openjd", choices=("openjd", "log"))
     task.add_argument("--concurrency", type=_int(0), default=0, help="0 = auto")
     task.add_argument("--max-concurrency", type=_int(0), default=0, help="0 = no limit")
@@ -211,7 +213,7 @@ def _task(args: argparse.Namespace) -> int:
         progress=args.progress, concurrency=args.concurrency, max_concurrency=args.max_concurrency,
         ram_per_child_gb=args.ram_per_child_gb, mfr=args.mfr, affinity=args.affinity, retries=args.retries,
         stall_timeout=args.stall_timeout, fail_fast=args.fail_fast, aerender=args.aerender, ffmpeg=args.ffmpeg,
-        job_frames=args.job_frames)
+        job_frames=args.job_frames, converted_dir=args.converted_dir)
     return int(with_openjd_fail(run_task, values))
 
 

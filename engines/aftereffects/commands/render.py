@@ -26,6 +26,15 @@ from stmpo.run import RunOptions
 OS_NAMES = ("windows", "mac", "linux")
 
 
+def _converted_dir(value: Optional[str]) -> Optional[Path]:
+    if not value:
+        return None
+    folder = Path(value).resolve()
+    if not folder.is_dir():
+        raise StmpoError(f"--converted-dir folder not found: {value}")
+    return folder
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -90,6 +99,9 @@ def add_parser(subparsers: "argparse._SubParsersAction", parents: Sequence[argpa
     add_rule_arguments(parser)
     parser.add_argument("--target-os", choices=OS_NAMES, default=None,
                         help="OS the project is converted for (default: this one)")
+    parser.add_argument("--converted-dir", metavar="DIR",
+                        help="folder for the remapped copy of the project (default: beside the input; use a local "
+                             "folder when the project's share is read-only)")
     parser.add_argument("--env-file", metavar="FILE", help="JSON environment {common, linux, mac, windows} or flat")
     plan = parser.add_argument_group("planning")
     plan.add_argument("--concurrency", type=_concurrency, default=None, metavar="N|auto",
@@ -181,7 +193,8 @@ def build_job(args: argparse.Namespace) -> Job:
                rs_template=args.rs_template, om_template=args.om_template, mem_usage=args.mem_usage,
                continue_on_missing_footage=args.continue_on_missing_footage,
                fonts=Path(args.fonts) if args.fonts else None,
-               numa_map=Path(args.numa_map) if args.numa_map else None)
+               numa_map=Path(args.numa_map) if args.numa_map else None,
+               converted_dir=_converted_dir(args.converted_dir))
 
 
 def default_log_dir() -> Path:
