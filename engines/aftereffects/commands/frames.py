@@ -1,0 +1,113 @@
+"""`aefarm frames`: show, chunk and slice a frame spec the way the farms will see it.
+
+Output formats (stdout):
+- accsyn (default): the accsyn form of the selected frames on one line, e.g. `-3--1,1-96x5,200`; with
+  --chunk-size/--chunks one line per chunk. An empty selection (an array member with no share) prints nothing.
+- openjd: the same, as Open Job Description range expressions (`1-96:5,200`).
+- list: one frame per line, ascending; refused for more than LIST_LIMIT frames and with chunking.
+- json: one object {"spec", "openjd", "count", "first", "last"} (first/last null when empty), plus
+  "array": {"index", "size"} when slicing and "chunks": [{"spec", "openjd", "count", "first", "last"}, ...] when
+  chunking. Never a list of frames, so huge ranges stay instant.
+A SPEC starting with '-' (negative frames, `-10--1`) works as is or after `--`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from typing import Any, Dict, List, Optional, Sequence
+
+from stmpo.frames import FrameSet, FrameSpecError, aws_batch_slice_from_env
+
+LIST_LIMIT = 1_000_000
+FORMATS = ("accsyn", "openjd", "list", "json")
+
+
+def add_parser(subparsers: "argparse._SubParsersAction", parents: Sequence[argparse.ArgumentParser]
+               ) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "frames", parents=list(parents), help="parse, chunk and slice a frame spec",
+        description="Parse a frame spec (accsyn `1-100x5, 200 -3--1` or OpenJD `1-100:5`, `10-1:-3`) and print it, "
+                    "optionally chunked or sliced for one AWS Batch array member.")
+    # argparse takes `-10--1` for an unknown option; frame specs that start with '-' and a digit are values here.
+    # (Python >= 3.13 already does this; the attribute exists on every supported version.)
+    if hasattr(parser, "_negative_number_matcher"):
+        parser._negative_number_matcher = re.compile(r"^-\d")  # type: ignore[attr-defined]
+    parser.add_argument("spec", metavar="SPEC", help="frame spec; quote it when it contains spaces")
+    chunking = parser.add_mutually_exclusive_group()
+    chunking.add_argument("--chunk-size", type=int, metavar="K", help="balanced chunks of about K frames")
+    chunking.add_argument("--chunks", type=int, metavar="N", help="N balanced chunks")
+    parser.add_argument("--array-index", type=int, metavar="I", help="0-based array member (needs --array-size)")
+    parser.add_argument("--array-size", type=int, metavar="N", help="number of array members")
+    parser.add_argument("--aws-batch", action="store_true",
+                        help="take the array member from AWS_BATCH_JOB_ARRAY_INDEX / AWS_BATCH_JOB_ARRAY_SIZE")
+    parser.add_argument("--format", choices=FORMATS, default="accsyn", help="output format (default accsyn)")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _summary(frames: FrameSet) -> Dict[str, Any]:
+    return {
+        "spec": frames.to_accsyn(),
+        "openjd": frames.to_openjd(),
+        "count": len(frames),
+        "first": frames.first if frames else None,
+        "last": frames.last if frames else None,
+    }
+
+
+def _array_member(args: argparse.Namespace) -> Optional[tuple]:
+    explicit = args.array_index is not None or args.array_size is not None
+    if args.aws_batch and explicit:
+        raise FrameSpecError("--aws-batch cannot be combined with --array-index/--array-size")
+    if args.aws_batch:
+        return aws_batch_slice_from_env(os.environ)
+    if explicit:
+        if args.array_index is None or args.array_size is None:
+            raise FrameSpecError("--array-index and --array-size must be given together")
+        return args.array_index, args.array_size
+    return None
+
+
+def select(args: argparse.Namespace) -> Dict[str, Any]:
+    """Everything `run` prints, computed without output so it can be tested directly."""
+    frames = FrameSet.parse(args.spec)
+    member = _array_member(args)
+    if member is not None:
+        frames = frames.slice(*member)
+    chunks: Optional[List[FrameSet]] = None
+    if args.chunk_size is not None:
+        chunks = frames.chunks(size=args.chunk_size)
+    elif args.chunks is not None:
+        chunks = frames.chunks(count=args.chunks)
+    return {"frames": frames, "member": member, "chunks": chunks}
+
+
+def run(args: argparse.Namespace) -> int:
+    chosen = select(args)
+    frames: FrameSet = chosen["frames"]
+    chunks: Optional[List[FrameSet]] = chosen["chunks"]
+    out = sys.stdout
+    if args.format == "json":
+        doc = _summary(frames)
+        if chosen["member"] is not None:
+            doc["array"] = {"index": chosen["member"][0], "size": chosen["member"][1]}
+        if chunks is not None:
+            doc["chunks"] = [_summary(c) for c in chunks]
+        out.write(json.dumps(doc) + "\n")
+    elif args.format == "list":
+        if chunks is not None:
+            raise FrameSpecError("--format list prints frames, not chunks: use accsyn, openjd or json with chunking")
+        if len(frames) > LIST_LIMIT:
+            raise FrameSpecError(f"refusing to list {len(frames)} frames (limit {LIST_LIMIT}); "
+                                 f"use --format accsyn, openjd or json")
+        out.writelines(f"{frame}\n" for frame in frames)
+    else:
+        render = FrameSet.to_accsyn if args.format == "accsyn" else FrameSet.to_openjd
+        for piece in (chunks if chunks is not None else [frames]):
+            if piece:
+                out.write(render(piece) + "\n")
+    out.flush()
+    return 0
