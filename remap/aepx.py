@@ -16,6 +16,11 @@ Markup is recognised by ``<``, which well-formed XML only allows as the start of
 sections and processing instructions skipped whole; a marker cut by a block boundary is found because the bytes from
 the last ``<`` of a block on are carried into the next.
 
+Output goes through ``remap.copyout.SpanWriter``: when input and output are real files, unchanged spans are copied
+by the kernel (``copy_file_range``, with fallbacks) and write-back of the output starts as it grows, so the atomic
+write's final fsync has little left to wait for (that overlap is most of what the converter gained in speed;
+benchmarks/bench_remap.py).
+
 By default the pass itself checks structure cheaply (``_Structure``: UTF-8, no NUL, the root's end tag last), which
 catches truncated, binary, mis-encoded and entity-laden input; libxml2 is asked only when that check fails. The full
 libxml2 check costs about 1.5x the conversion's own CPU time (benchmarks/bench_remap.py), so it is optional.
@@ -36,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable, Dict, List, Optional, Tuple, Union
 
+from remap.copyout import SpanWriter
 from remap.errors import RemapError
 from remap.paths import ae_platform
 from remap.text import Change, MapPath, map_js_source, map_text, map_xml_value, xml_escaper, xml_units
@@ -45,6 +51,7 @@ CHANGES_KEPT = 10_000  # changes listed in a result; the count stays exact (a re
 # the project)
 IN_PROCESS_CHECK_MAX = 8 << 20  # smaller files are checked in-process after the pass (no child process)
 MAX_TOKEN = 16 << 20  # longest fileReference tag / expression / hex chunk we will hold in memory
+_UTF8_PIECE = 16 << 10  # a block holding non-ASCII is UTF-8-checked in pieces this long (see _Structure.block)
 _MARGIN = 64  # bytes kept back at a block end so a marker cut in two is seen whole in the next round
 
 # One pass finds every marker; the group that matched says which (``lastindex``), so the common ones are handled
@@ -206,10 +213,23 @@ class _Structure:
         pending = len(self.decoder.getstate()[0])
         if data.isascii() and not pending and not final:
             return None
-        try:
-            self.decoder.decode(data, final)
-        except UnicodeDecodeError as exc:
-            return offset - pending + exc.start
+        if final or len(data) <= _UTF8_PIECE:
+            try:
+                self.decoder.decode(data, final)
+            except UnicodeDecodeError as exc:
+                return offset - pending + exc.start
+            return None
+        # Non-ASCII somewhere (a name or a path): decode only the pieces that hold it. Decoding builds a str of the
+        # whole input, which costs far more than ``isascii``; an ASCII piece with no sequence pending is valid as is.
+        for a in range(0, len(data), _UTF8_PIECE):
+            piece = data[a:a + _UTF8_PIECE]
+            if not pending and piece.isascii():
+                continue
+            try:
+                self.decoder.decode(piece)
+            except UnicodeDecodeError as exc:
+                return offset + a - pending + exc.start
+            pending = len(self.decoder.getstate()[0])
         return None
 
     def verdict(self, tail: bytes) -> Optional[str]:
@@ -229,6 +249,7 @@ class _Scanner:
                  visit: Optional[Visit] = None, structure: bool = True) -> None:
         self.src = src
         self.out = out
+        self.sink = SpanWriter(src, out) if out is not None else None
         self.user_map = map_path
         self.where = where
         self.visit = visit
@@ -262,14 +283,14 @@ class _Scanner:
 
     def emit_upto(self, i: int) -> None:
         if i > self.done:
-            if self.out is not None:
-                self.out.write(memoryview(self.buf)[self.done:i])
+            if self.sink is not None:
+                self.sink.copy(self.base + self.done, memoryview(self.buf)[self.done:i])
             self.done = i
 
     def replace(self, start: int, end: int, raw: bytes) -> None:
         self.emit_upto(start)
-        if self.out is not None:
-            self.out.write(raw)
+        if self.sink is not None:
+            self.sink.write(raw)
         self.done = end
 
     def compact(self) -> int:
@@ -372,6 +393,8 @@ class _Scanner:
             if m is None or (not self.eof and m.start() > len(self.buf) - _MARGIN):
                 if self.eof:
                     self.emit_upto(len(self.buf))
+                    if self.sink is not None:
+                        self.sink.flush()
                     if self.structure is not None:
                         self.result.suspect = self.structure.verdict(self.buf)
                     return self.result
