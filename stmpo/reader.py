@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from typing import IO, Callable, Optional, Union
 
 from stmpo.lines import LineSplitter
@@ -100,6 +99,7 @@ class LineMux:
         self._lock = threading.Lock()
         self._pending: list = []
         self._closed = False
+        self._closing = threading.Event()  # interrupts the batching pause, so close() and EOFs are never delayed
         self._thread: Optional[threading.Thread] = None
         self._name = name
         if not self._threads_only:
@@ -142,6 +142,7 @@ class LineMux:
                 return
             self._closed = True
             thread = self._thread
+        self._closing.set()
         os.write(self._wake_w, b"x")
         if thread is not None:
             thread.join(timeout)
@@ -171,6 +172,7 @@ class LineMux:
                         sel.register(fd, selectors.EVENT_READ, pipe)
                     except (KeyError, ValueError, OSError):  # closed by its owner already, or a duplicate
                         pipe.finish()
+                lines_read = False
                 for key, _ in sel.select():
                     pipe = key.data
                     if pipe is None:
@@ -184,13 +186,14 @@ class LineMux:
                     except OSError:
                         data = b""
                     if data:
+                        lines_read = True
                         for line in pipe.splitter.feed(data):
                             _call(pipe.handle, pipe.on_line, line)
                     else:
                         sel.unregister(key.fd)
                         pipe.finish()
-                if self._min_interval:
-                    time.sleep(self._min_interval)
+                if self._min_interval and lines_read:  # batch chatty children; an EOF or a wake-up never waits
+                    self._closing.wait(self._min_interval)
         finally:
             self._cleanup()
 
