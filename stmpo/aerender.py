@@ -21,8 +21,8 @@ import subprocess
 from dataclasses import dataclass
 from typing import List, Mapping, Optional, Sequence, Tuple, Union
 
+from remap.paths import host_os
 from stmpo.errors import StmpoError
-from stmpo.host import current_os
 
 EXE_NAMES = ("aerender", "aerender.exe")
 CLOSE_CHOICES = ("DO_NOT_SAVE_CHANGES", "SAVE_CHANGES", "DO_NOT_CLOSE")
@@ -168,7 +168,7 @@ def find_aerender(explicit: Optional[str] = None, env: Optional[Mapping[str, str
                   query_version: bool = True, version_timeout: float = VERSION_TIMEOUT) -> Discovery:
     """Look for aerender in the documented order; never raises for "not found" (see ``Discovery.require``)."""
     env = os.environ if env is None else env
-    os_name = os_name or current_os()
+    os_name = os_name or host_os()
     tried: List[Tuple[str, str]] = []
 
     def done(path: Optional[str], source: str) -> Discovery:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from remap.paths import host_os
 from stmpo.errors import StmpoError
 
 CpuTuple = Tuple[int, ...]
@@ -68,13 +69,6 @@ class Host:
         }
 
 
-def current_os() -> str:
-    """aefarm's OS name for this interpreter: "windows", "mac" or "linux"."""
-    if sys.platform.startswith("win"):
-        return "windows"
-    if sys.platform == "darwin":
-        return "mac"
-    return "linux"
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -304,7 +298,7 @@ def detect_host(os_name: Optional[str] = None, sys_root: str = "/sys") -> Host:
     """Measure this machine. Never fails: unknown topology becomes one node of every CPU."""
     import psutil
 
-    os_name = os_name or current_os()
+    os_name = os_name or host_os()
     memory = psutil.virtual_memory()
     all_cpus = psutil.cpu_count(logical=True) or os.cpu_count() or 1
     allowed: Optional[Tuple[int, ...]] = None

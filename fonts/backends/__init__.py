@@ -2,28 +2,22 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Optional
 
 from fonts.backends.base import FontBackend
 from fonts.errors import FontError
+from remap.paths import host_os
 
 FONTS_DIR_ENV = "AEFARM_FONTS_DIR"
 
 
-def current_os() -> str:
-    if sys.platform.startswith("win"):
-        return "windows"
-    if sys.platform == "darwin":
-        return "mac"
-    return "linux"
 
 
 def backend_for(os_name: Optional[str] = None, home: Optional[Path] = None,
                 fonts_dir: Optional[Path] = None) -> FontBackend:
     """The backend for ``os_name`` (default: this OS). ``fonts_dir`` or ``$AEFARM_FONTS_DIR`` overrides the folder."""
-    os_name = os_name or current_os()
+    os_name = os_name or host_os()
     override = fonts_dir or (Path(os.environ[FONTS_DIR_ENV]) if os.environ.get(FONTS_DIR_ENV) else None)
     if os_name == "linux":
         from fonts.backends.linux import LinuxBackend
