@@ -77,6 +77,8 @@ def read_font_list(path: PathLike) -> List[str]:
         text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise FontError(f"cannot read font list {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise FontError(f"font list {path} is not UTF-8 text") from None
     try:
         return parse_font_list(text)
     except FontError as exc:

@@ -12,13 +12,13 @@ import json
 import os
 import socket
 import sys
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 from fonts.errors import FontError
+from remap.atomic import atomic_write
 
 STATE_DIR_ENV = "AEFARM_STATE_DIR"
 MANIFEST_NAME = "fonts-manifest.json"
@@ -112,19 +112,8 @@ class Manifest:
         """Write atomically: a reader (or a crash) sees the old manifest or the new one, never a mix."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         text = json.dumps(self.to_json(), indent=1, sort_keys=True)
-        handle, temp = tempfile.mkstemp(prefix=".fonts-manifest-", suffix=".tmp", dir=str(self.state_dir))
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                stream.write(text)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temp, self.path)
-        except BaseException:
-            try:
-                os.unlink(temp)
-            except OSError:
-                pass
-            raise
+        with atomic_write(self.path, mode="w") as stream:
+            stream.write(text)
 
 
 def load_manifest(state_dir: Path) -> Manifest:

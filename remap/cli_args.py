@@ -76,6 +76,8 @@ def load_accsyn_mappings(path: str) -> Tuple[List[Mapping[str, Any]], Optional[l
             compute = data.get("compute")
             params = compute.get("parameters") if isinstance(compute, Mapping) else None
             entries = params.get("mapped_share_paths") if isinstance(params, Mapping) else None
+        if entries is None and "path_mapping_rules" in data:
+            raise RemapError(f"{where}: this is an OpenJD path mapping rules file; give it with --rules")
         if entries is None:
             entries = []  # a data.json without mappings: no rules from it
     else:

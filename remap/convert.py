@@ -144,6 +144,13 @@ def _aep_needs_mapping(path: Path, rules: RuleSet) -> List[str]:
     return hits
 
 
+def not_a_file_reason(path: Path) -> str:
+    """Why ``path`` cannot be read as a project: a folder or a pipe is not "missing", and saying so helps."""
+    if path.is_dir():
+        return "is a folder, not a file"
+    return "not a regular file" if path.exists() else "no such file"
+
+
 def convert(src: PathLike, dst: Optional[PathLike] = None, rules: Optional[RuleSet] = None,
             target_os: Optional[str] = None, out_dir: Optional[PathLike] = None,
             xml_check: str = "fast") -> ConvertResult:
@@ -161,7 +168,7 @@ def convert(src: PathLike, dst: Optional[PathLike] = None, rules: Optional[RuleS
         except ValueError as exc:
             raise RemapError(str(exc)) from None
     if not src.is_file():
-        raise RemapError(f"{src}: no such file")
+        raise RemapError(f"{src}: {not_a_file_reason(src)}")
     kind = detect_kind(_read_head(src))
     if kind == "aep":
         hits = _aep_needs_mapping(src, rules)
@@ -173,7 +180,7 @@ def convert(src: PathLike, dst: Optional[PathLike] = None, rules: Optional[RuleS
 
     if dst is None:
         folder = Path(out_dir) if out_dir is not None else src.parent
-        folder.mkdir(parents=True, exist_ok=True)
+        created = _make_folders(folder)
         target = folder / output_name(src, rules, target_os)
         if target.is_file():
             return ConvertResult(output=target, kind=kind, replaced=0, cached=True, input=src, target_os=target_os)
@@ -181,7 +188,33 @@ def convert(src: PathLike, dst: Optional[PathLike] = None, rules: Optional[RuleS
         target = Path(dst)
         if out_dir is not None and not target.is_absolute():
             target = Path(out_dir) / target
-        target.parent.mkdir(parents=True, exist_ok=True)
+        created = _make_folders(target.parent)
+    try:
+        return _convert_to(src, target, kind, rules, target_os, xml_check)
+    except BaseException:
+        for folder in created:  # a failed conversion leaves no trace, not even the folders made for it
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _make_folders(folder: Path) -> List[Path]:
+    """Create ``folder`` and its missing parents; return those created, deepest first (to undo on failure)."""
+    missing = []
+    for candidate in [folder, *folder.parents]:
+        if candidate.exists() or candidate in missing:
+            break
+        missing.append(candidate)
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def _convert_to(src: Path, target: Path, kind: str, rules: RuleSet, target_os: Optional[str],
+                xml_check: str) -> ConvertResult:
+    if target.is_dir():
+        raise RemapError(f"{target}: is a folder; give an output file name (or --out-dir for a folder)")
     if target.exists() and target.resolve() == src.resolve():
         raise RemapError(f"{target}: the output would overwrite the input; choose another output")
 

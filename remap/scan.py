@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
 
 from remap.aepx import convert_aepx
-from remap.convert import _read_head, detect_kind
+from remap.convert import _read_head, detect_kind, not_a_file_reason
 from remap.errors import RemapError
 from remap.paths import host_os, os_family, parse_path, uri_to_path
 from remap.rules import RuleSet
@@ -73,7 +73,7 @@ def scan(project: Union[str, Path], rules: Optional[RuleSet] = None) -> List[Ref
     """
     path = Path(project)
     if not path.is_file():
-        raise RemapError(f"{path}: no such file")
+        raise RemapError(f"{path}: {not_a_file_reason(path)}")
     rules = RuleSet() if rules is None else rules
     kind = detect_kind(_read_head(path))
     if kind == "aep":

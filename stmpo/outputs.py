@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from remap.atomic import atomic_write
 from stmpo.errors import StmpoError
 
 MOVIE_EXTENSIONS = frozenset({".mov", ".mp4", ".avi"})
@@ -181,19 +182,8 @@ def move_into_place(src: "Path | str", dst: "Path | str") -> None:
             raise
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".aefarm-tmp", dir=str(dst.parent))
-    try:
-        with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
-            shutil.copyfileobj(inp, out, 1024 * 1024)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dst)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_write(dst) as out, open(src, "rb") as inp:
+        shutil.copyfileobj(inp, out, 1024 * 1024)
     os.unlink(src)
 
 

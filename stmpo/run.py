@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from remap.atomic import atomic_write
 from stmpo import outputs
 from stmpo.aerender import build_command
 from stmpo.affinity import windows_group_affinity
@@ -237,9 +238,9 @@ class Executor:
             self.reporter.frame_done(f)
         self.scheduler = Scheduler(todo, slots, min_chunk=opts.min_chunk, mode=mode, retries=opts.retries,
                                    fail_fast=opts.fail_fast, steal=not self.movie, handoff=opts.handoff)
-        self._apply(self.scheduler.begin(self.clock()))
         cancelled = False
         try:
+            self._apply(self.scheduler.begin(self.clock()))
             while not self.scheduler.finished:
                 self._pump_events()
                 now = self.clock()
@@ -258,6 +259,7 @@ class Executor:
                     self._record_descendants()
         except BaseException:
             self._emergency_stop()
+            self.staging.cleanup(success=False)  # e.g. a child command line refused: no empty staging folders left
             raise
         finally:
             for thread in self._terminators:
@@ -582,13 +584,9 @@ class Executor:
 def write_report(path: Path, report: RunReport) -> None:
     """The JSON run report, written atomically (temporary name in the same folder, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.aefarm-tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with atomic_write(path, mode="w") as handle:
         json.dump(report.to_json(), handle, indent=2, sort_keys=True)
         handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 class _SignalCancel:

@@ -404,13 +404,15 @@ def test_sigterm_to_the_local_runner_cancels_every_task(studio, aerender_sim, tm
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         started = 0
+        seen = []
         deadline = time.monotonic() + 60
         while started < 2 and time.monotonic() < deadline:
             line = runner.stdout.readline()
             if not line:
                 break
+            seen.append(line)
             started += "Additional accsyn PID(" in line
-        assert started == 2
+        assert started == 2, "".join(seen)[-4000:]
         tree = []
         for _ in range(100):  # two apps, each with an aerender launcher and its worker (started a moment later)
             tree = psutil.Process(runner.pid).children(recursive=True)

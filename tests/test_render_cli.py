@@ -186,3 +186,12 @@ def test_converted_dir_keeps_the_remapped_project_off_the_input_folder(aefarm, t
     missing = aefarm("render", project, "--comp", "Main", "--output", out / "x_[###].png", "--frames", "1",
                      "--converted-dir", tmp_path / "nope", "--map", f"P:\\show={tmp_path / 'local'}")
     assert missing.returncode == 2 and "--converted-dir" in missing.stderr
+
+
+def test_a_refused_child_command_line_leaves_no_staging_folder(aefarm, project, aerender_sim, tmp_path):
+    out = tmp_path / "out"
+    proc = aefarm("render", project, "--comp", "Main", "--output", out / "[#####].png", "--frames", "1-4",
+                  "--concurrency", "1", "--aerender", aerender_sim, "--aerender-arg=-output", "--aerender-arg",
+                  "/x", "--progress", "log", check=2)
+    assert "-output" in proc.stderr.strip() and len(proc.stderr.strip().splitlines()) == 1
+    assert not out.exists() or list(out.iterdir()) == []  # was: out/.aefarm-<run>-c001 left behind

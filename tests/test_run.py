@@ -332,3 +332,15 @@ def test_report_exit_codes_match_the_cli():
 
     assert (run_module.EXIT_OK, run_module.EXIT_RENDER_FAILED, run_module.EXIT_CANCELLED) == (
         exitcodes.OK, exitcodes.RENDER_FAILED, exitcodes.CANCELLED)
+
+
+def test_write_report_leaves_no_temporary_file_when_it_fails(tmp_path):
+    from stmpo.run import write_report
+
+    class Unserializable:
+        def to_json(self):
+            return {"frames": {1, 2}}  # a set: json.dump fails half-way
+
+    with pytest.raises(TypeError):
+        write_report(tmp_path / "report.json", Unserializable())  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []

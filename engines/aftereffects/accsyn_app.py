@@ -77,11 +77,11 @@ def probe() -> int:
 
 def _write_pid(data_file: str) -> None:
     """``process.pid`` beside the data file: the daemon's handle on this process."""
+    from remap.atomic import atomic_write
+
     folder = os.path.dirname(os.path.abspath(data_file))
-    tmp = os.path.join(folder, f".process.pid.{os.getpid()}.tmp")
-    with open(tmp, "w") as handle:
+    with atomic_write(os.path.join(folder, "process.pid"), mode="w") as handle:
         handle.write(str(os.getpid()))
-    os.replace(tmp, os.path.join(folder, "process.pid"))
 
 
 def _cancel_on_sigterm() -> None:

@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Tuple
 
 from engines.aftereffects.deadline_bundle import (BundleError, check_frames, check_movie_name, check_output_pattern,
                                                   movie_extension, output_folders)
+from remap.atomic import atomic_write
 from stmpo.frames import FrameSet
 from stmpo.outputs import OutputPattern, segment_name
 
@@ -64,9 +65,8 @@ def session_enter(kind: str, output_dir: str, pattern: str, frames: str, fonts_d
         if token_path.exists():  # an environment entered twice in one session: release the first install
             session_exit(token_file)
         token = install(fonts_dir, persistent=True)
-        tmp = token_path.with_name(f".{token_path.name}.tmp")
-        tmp.write_text(token + "\n", encoding="ascii")
-        os.replace(tmp, token_path)
+        with atomic_write(token_path, mode="w") as handle:
+            handle.write(token + "\n")
         openjd_status(f"fonts of {fonts_dir} installed for this session")
     return folders
 
@@ -78,6 +78,8 @@ def session_exit(token_file: str) -> bool:
         token = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
         return False
+    except UnicodeDecodeError:
+        raise BundleError(f"token file {path} does not hold an aefarm fonts token") from None
     from fonts.install import remove
 
     remove(token)

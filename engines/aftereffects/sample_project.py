@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple, Union
+
+from remap.atomic import atomic_write
 
 NAMESPACE = "http://www.adobe.com/products/aftereffects"
 
@@ -211,18 +212,6 @@ def write_sample_project(path: Union[str, "os.PathLike[str]"], footage: Sequence
     text = sample_project_text(footage=footage, comps=comps, output_folder=output_folder,
                                output_template=output_template, expressions=expressions)
     dst = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=str(dst.parent))
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would make the project unreadable to a farm's render user
-        os.replace(tmp, dst)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_write(dst) as handle:
+        handle.write(text.encode("utf-8"))
     return dst

@@ -198,6 +198,9 @@ def run_command(args: argparse.Namespace) -> int:
 
     settings, _defaults = read_engine_config()
     payload = load_payload(args.payload)
+    for key in ("input", "output"):  # every task would fail on it: say so once, before starting any
+        if not isinstance(payload.get(key), str) or not payload[key].strip():
+            raise AccsynError(f"payload {args.payload}: '{key}' is missing or not a path")
     frames = payload_range(payload, settings.get("default_range"))
     size = bucket_size(payload, settings)
     items = buckets(frames, size)
@@ -313,6 +316,8 @@ def build_submission(args: argparse.Namespace) -> tuple:
     warnings += dep_warnings
     envs = load_env_file(args.env_file) if args.env_file else None
     output = args.output
+    if not output.strip():
+        raise AccsynError("--output is empty; give the folder the frames go to")
     if not output.lower().startswith("share=") and not os.path.isabs(output) and not output.startswith("\\\\"):
         output = os.path.abspath(output)
     payload = build_payload(

@@ -148,6 +148,8 @@ def _bundle_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def request_from_args(args: argparse.Namespace) -> BundleRequest:
+    if not args.output_dir.strip():  # Path("") is ".", which would silently send the frames to this folder
+        raise BundleError("--output-dir is empty; give the folder the frames go to")
     return BundleRequest(
         project=Path(args.project), output_dir=Path(args.output_dir), frames=args.frames, comp=args.comp,
         rqindex=args.rqindex, pattern=args.pattern, chunk_size=args.chunk_size, video=args.video,

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from engines.aftereffects import exitcodes
@@ -51,10 +53,29 @@ def _has_rule_option(args: argparse.Namespace) -> bool:
     return bool(args.map or args.rules or args.accsyn_mappings)
 
 
+def _same_file(a: str, b: str) -> bool:
+    return os.path.abspath(a) == os.path.abspath(b) or (
+        os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b))
+
+
+def _check_report_path(args: argparse.Namespace) -> None:
+    """Refuse a --report that would overwrite the input or the output, or cannot be written, before converting."""
+    report = args.report
+    for other, what in ((args.input, "the input"), (args.output, "the output")):
+        if other and _same_file(report, other):
+            raise RemapError(f"--report {report}: is {what}; give another file")
+    if os.path.isdir(report):
+        raise RemapError(f"--report {report}: is a folder, not a file")
+    if not os.path.isdir(Path(report).parent):
+        raise RemapError(f"--report {report}: folder {Path(report).parent} does not exist")
+
+
 def run(args: argparse.Namespace) -> int:
     if not _has_rule_option(args):
         raise RemapError("remap needs mapping rules: give --map SRC=DST, --rules FILE or --accsyn-mappings FILE")
     rules = rules_from_args(args, node_os=args.to_os)
+    if args.report:
+        _check_report_path(args)
     result = convert(args.input, dst=args.output, rules=rules, target_os=args.to_os, out_dir=args.out_dir,
                      xml_check=args.xml_check)
     warnings = [f"not rewritten: {note}" for note in result.unsafe]

@@ -26,6 +26,9 @@ from stmpo.run import RunOptions
 OS_NAMES = ("windows", "mac", "linux")
 
 
+MAX_FRAMES = 1_000_000  # 11.5 hours at 24 fps; beyond this the frame lists of one run no longer fit in memory
+
+
 def _converted_dir(value: Optional[str]) -> Optional[Path]:
     if not value:
         return None
@@ -80,7 +83,10 @@ def _mem_usage(text: str) -> tuple:
     parts = text.replace(",", " ").split()
     if len(parts) != 2:
         raise argparse.ArgumentTypeError(f"expected 'CACHE% MAX%', e.g. '40 80', got {text!r}")
-    return _positive_int(parts[0]), _positive_int(parts[1])
+    cache, most = _positive_int(parts[0]), _positive_int(parts[1])
+    if cache > 100 or most > 100:
+        raise argparse.ArgumentTypeError(f"percentages must be 1..100, got {text!r}")
+    return cache, most
 
 
 def add_parser(subparsers: "argparse._SubParsersAction", parents: Sequence[argparse.ArgumentParser]
@@ -165,6 +171,27 @@ def build_job(args: argparse.Namespace) -> Job:
     frames = FrameSet.parse(args.frames)
     if args.aws_batch:
         frames = frames.slice(*aws_batch_slice_from_env(os.environ))
+    if len(frames) > MAX_FRAMES:
+        raise StmpoError(f"--frames {args.frames}: {len(frames)} frames is more than one render takes "
+                         f"(at most {MAX_FRAMES}); split the job")
+    if args.comp is not None and not args.comp.strip():
+        raise StmpoError("--comp must name a composition, got an empty name")
+    if not args.output.strip():
+        raise StmpoError("--output must be a file pattern, got an empty value")
+    if os.path.isdir(args.output):
+        raise StmpoError(f"--output {args.output}: is a folder; give a file pattern such as "
+                         f"{os.path.join(args.output, '[compName]_[#####].png')}")
+    if args.report:
+        inputs = [args.project, args.env_file, args.numa_map, args.rules, args.accsyn_mappings, args.shares]
+        for given in filter(None, inputs):
+            if os.path.abspath(given) == os.path.abspath(args.report) or (
+                    os.path.exists(given) and os.path.exists(args.report) and os.path.samefile(given, args.report)):
+                raise StmpoError(f"--report {args.report}: is an input file ({given}); give another file")
+    for flag, value in (("--report", args.report), ("--log-dir", args.log_dir), ("--scratch", args.scratch)):
+        wants_folder = flag != "--report"
+        if value and os.path.exists(value) and os.path.isdir(value) != wants_folder:
+            raise StmpoError(f"{flag} {value}: is {'a file' if wants_folder else 'a folder'}, "
+                             f"expected {'a folder' if wants_folder else 'a file'}")
     target_os = args.target_os
     rules = rules_from_args(args)
     env = {}
