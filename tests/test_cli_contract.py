@@ -81,3 +81,25 @@ def test_missing_file_is_bad_input(monkeypatch, capsys):
 def test_module_entry_point_matches_console_script():
     proc = subprocess.run([sys.executable, "-m", "engines.aftereffects", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and __version__ in proc.stdout
+
+
+def test_shared_argument_types_refuse_out_of_range_and_non_finite_values():
+    import argparse
+
+    import pytest
+
+    from engines.aftereffects.commands._argtypes import number, whole_number
+
+    percent = whole_number(1, 100)
+    assert percent("1") == 1 and percent("100") == 100
+    for bad in ("0", "101", "x", "1.5"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            percent(bad)
+    size = number(0, what="a size in GB", exclusive_low=True)
+    assert size("0.5") == 0.5
+    for bad in ("0", "-1", "nan", "inf", "big"):
+        with pytest.raises(argparse.ArgumentTypeError, match="a size in GB"):
+            size(bad)
+    assert number(0, 60)("60") == 60.0
+    with pytest.raises(argparse.ArgumentTypeError, match="from 0 to 60"):
+        number(0, 60)("61")

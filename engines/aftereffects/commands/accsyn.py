@@ -27,20 +27,12 @@ from typing import Any, Dict, List, Optional, Sequence, Set
 
 from engines.aftereffects import exitcodes
 from engines.aftereffects.accsyn_errors import AccsynError
+from engines.aftereffects.commands._argtypes import whole_number
 
 OS_NAMES = ("linux", "mac", "windows")
 PROG_RUN = "aefarm accsyn run"
 PROG_SUBMIT = "aefarm accsyn submit"
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
+_positive_int = whole_number(1)
 
 
 def add_parser(subparsers: "argparse._SubParsersAction", parents: Sequence[argparse.ArgumentParser]

@@ -13,31 +13,14 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
 
+from engines.aftereffects.commands._argtypes import number, whole_number
 from engines.aftereffects.deadline_bundle import KINDS, BundleError, BundleRequest, write_bundle
 
 INSTALL_HINT = "pip install 'aefarm[deadline]'"
+_int = whole_number
+_number = number(0)
 
 
-def _int(low: int):  # type: ignore[no-untyped-def]
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {text!r}")
-        return value
-    return parse
-
-
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
 
 
 def add_parser(subparsers: "argparse._SubParsersAction", parents: Sequence[argparse.ArgumentParser]

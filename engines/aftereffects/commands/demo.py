@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
+from engines.aftereffects.commands._argtypes import number
 from engines.aftereffects.job import Job
 from stmpo.errors import StmpoError
 
@@ -43,21 +44,12 @@ def add_parser(subparsers: "argparse._SubParsersAction", parents: Sequence[argpa
         description="Build a small project with Windows footage paths, remap it to local footage and render "
                     f"{DEMO_FRAMES} with {DEMO_CHILDREN} children on the aerender simulator.")
     parser.add_argument("--dir", metavar="DIR", help="work folder (default: a new temporary folder)")
-    parser.add_argument("--frame-seconds", type=_frame_seconds, default=0.05, metavar="S",
+    parser.add_argument("--frame-seconds", type=number(0, 60, what="seconds"), default=0.05, metavar="S",
                         help="simulated render time per frame (default 0.05)")
     parser.add_argument("--progress", choices=("auto", "bar", "openjd", "accsyn", "log"), default="auto")
     parser.set_defaults(func=run_demo)
     return parser
 
-
-def _frame_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not 0 <= value <= 60:  # also refuses nan; a minute per frame already makes the demo take an hour
-        raise argparse.ArgumentTypeError(f"expected seconds from 0 to 60, got {text!r}")
-    return value
 
 
 def build_demo(folder: Path, frame_seconds: float = 0.05) -> Job:

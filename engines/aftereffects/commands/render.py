@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from engines.aftereffects import exitcodes
+from engines.aftereffects.commands._argtypes import number, whole_number
 from engines.aftereffects.job import Job
 from remap.cli_args import add_rule_arguments, rules_from_args
 from stmpo.errors import StmpoError
@@ -38,55 +39,26 @@ def _converted_dir(value: Optional[str]) -> Optional[Path]:
     return folder
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return value
 
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}")
-    return value
+_positive_int = whole_number(1)
+_count = whole_number(0)
+_seconds = number(0, what="seconds")
+_gb = number(0, what="a size in GB", exclusive_low=True)
+_percent = whole_number(1, 100)
 
 
 def _concurrency(text: str) -> Optional[int]:
     return None if text.strip().lower() == "auto" else _positive_int(text)
 
 
-def _gb(text: str) -> float:
-    value = _seconds(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a size in GB > 0, got {text!r}")
-    return value
-
 
 def _mem_usage(text: str) -> tuple:
     parts = text.replace(",", " ").split()
     if len(parts) != 2:
         raise argparse.ArgumentTypeError(f"expected 'CACHE% MAX%', e.g. '40 80', got {text!r}")
-    cache, most = _positive_int(parts[0]), _positive_int(parts[1])
-    if cache > 100 or most > 100:
-        raise argparse.ArgumentTypeError(f"percentages must be 1..100, got {text!r}")
-    return cache, most
+    return _percent(parts[0]), _percent(parts[1])
 
 
 def add_parser(subparsers: "argparse._SubParsersAction", parents: Sequence[argparse.ArgumentParser]
