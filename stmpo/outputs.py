@@ -223,14 +223,16 @@ class Staging:
         return self.pattern.in_folder(self.folder(child))
 
     def deliver(self, child: int, frame: int) -> bool:
-        """Move ``frame`` of ``child`` into place if complete there; True when the final file is verified."""
+        """Move ``frame`` of ``child`` into place if complete there; True only when this call moved it and the final
+        file is verified (a file already at the final name, e.g. from an earlier render, proves nothing)."""
         folder = self._folder_text.get(child)
         if folder is None:
             folder = self._folder_text[child] = str(self.folder(child))
         src = self.pattern.frame_file(frame, folder)
         dst = self.pattern.frame_file(frame)
-        if frame_ok(src):
-            move_into_place(src, dst)
+        if not frame_ok(src):
+            return False
+        move_into_place(src, dst)
         return frame_ok(dst)
 
     def staged(self, child: int, frame: int) -> bool:

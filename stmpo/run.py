@@ -22,7 +22,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from remap.atomic import atomic_write
 from stmpo import outputs
@@ -194,6 +194,7 @@ class Executor:
         self.staging = outputs.Staging(self.pattern, scratch=options.scratch)
         self.runs: Dict[int, ChildRun] = {}
         self.segments: List[Tuple[int, Path, int]] = []  # (first frame, path, frames) of good movie segments
+        self.delivered: Set[int] = set()  # frames this run moved into place and verified
         self.result: Any = None
         self._seq = 0
         self._next_launch = 0.0
@@ -439,6 +440,7 @@ class Executor:
             self.reporter.message(f"[chunk {run.child}] could not move frame {frame} into place: {exc}")
             ok = False
         if ok:
+            self.delivered.add(frame)
             self.reporter.frame_done(frame)
             self._apply(self.scheduler.frame_done(run.child, frame, now))
 
@@ -551,8 +553,12 @@ class Executor:
             count = outputs.movie_frame_count(final, self.ffmpeg[1]) if self.ffmpeg else None  # type: ignore
             missing_list = [] if count == len(all_frames) and (join_how or skipped) else list(all_frames)
         else:
-            missing_list = outputs.missing_frames(self.pattern, all_frames)
-        ok = not missing_list and not cancelled
+            # a frame counts only when this run delivered it (or --resume kept it) AND it is on disk now: files an
+            # earlier render left at the final names must never pass for this render's frames
+            accounted = self.delivered.union(skipped)
+            on_disk = set(outputs.present_frames(self.pattern, all_frames))
+            missing_list = [f for f in all_frames if f not in accounted or f not in on_disk]
+        ok = not missing_list and not cancelled and not isinstance(result, Fail)
         kept = self.staging.cleanup(success=ok)
         missing = FrameSet.from_frames(missing_list)
         if cancelled:

@@ -189,6 +189,19 @@ def test_resume_renders_only_missing_frames(tmp_path, project, aerender_sim):
     assert report.skipped == "1-8"
 
 
+def test_frames_left_by_an_earlier_render_never_pass_for_this_one(tmp_path, project, aerender_sim):
+    out = tmp_path / "out"
+    out.mkdir()
+    for f in range(1, 7):
+        (out / f"Main_{f:05d}.png").write_bytes(b"an earlier render")
+    report, out, log = render(tmp_path, project, aerender_sim, "1-6", 2, retries=0,
+                              env={"AERENDER_SIM_LICENSE_ERROR": "1"})
+    assert not report.ok and report.exit_code != 0
+    assert str(report.missing) == "1-6"
+    assert "frame" not in "".join(line for line in log.splitlines() if "verified" in line and "all" in line)
+    assert (out / "Main_00001.png").read_bytes() == b"an earlier render"  # nothing was moved over it either
+
+
 def test_stepped_frames_run_one_invocation_per_frame(tmp_path, project, aerender_sim):
     rec = tmp_path / "rec.jsonl"
     report, out, log = render(tmp_path, project, aerender_sim, "1-11x2", 2, env={"AERENDER_SIM_RECORD": str(rec)})
