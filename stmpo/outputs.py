@@ -56,12 +56,19 @@ def safe_comp_name(comp: str) -> str:
 
 @dataclass(frozen=True)
 class OutputPattern:
-    """An aerender ``-output`` pattern: folder + file name template with ``[#####]``, ``[compName]``,
-    ``[fileextension]`` tokens (same rules as the simulator: any count of ``#`` is the zero-padded comp frame)."""
+    """An aerender ``-output`` pattern: folder + file name template with ``[#####]`` and ``[compName]`` tokens (same
+    rules as the simulator: any count of ``#`` is the zero-padded comp frame).
+
+    ``[fileextension]`` is refused: its value comes from the output module inside the project, so the files to
+    verify could not be named (and a movie could not be told from a sequence)."""
 
     pattern: str
     comp: str = ""
-    file_extension: str = "png"
+
+    def __post_init__(self) -> None:
+        if _EXT.search(self.pattern):
+            raise StmpoError(f"output pattern {self.pattern!r}: write the file extension instead of [fileextension] "
+                             "(it depends on the project's output module, so the frames could not be verified)")
 
     @property
     def path(self) -> Path:
@@ -77,7 +84,7 @@ class OutputPattern:
 
     @property
     def extension(self) -> str:
-        """Lower-case extension with the dot, after ``[fileextension]`` is filled in."""
+        """Lower-case extension with the dot."""
         return os.path.splitext(self._fill_static(self.name))[1].lower()
 
     @property
@@ -85,8 +92,7 @@ class OutputPattern:
         return self.extension in MOVIE_EXTENSIONS
 
     def _fill_static(self, text: str) -> str:
-        text = _COMP.sub(lambda _m: safe_comp_name(self.comp), text)
-        return _EXT.sub(lambda _m: self.file_extension, text)
+        return _COMP.sub(lambda _m: safe_comp_name(self.comp), text)
 
     def sequence_name(self) -> str:
         """The name template with a frame token: aerender adds ``_[#####]`` before the extension when none is given."""

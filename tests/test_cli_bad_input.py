@@ -81,6 +81,8 @@ CASES = [
     (RENDER + ["1-4", "--env-file", "env.json", "--report", "./env.json"], "input"),
     (RENDER + ["1-4", "--mem-usage", "50 200"], "mem-usage"),  # refused only after staging folders existed
     (["render", "p.aepx", "--comp", "Main", "--output", "", "--aerender", SIM, "--frames", "1-4"], "output"),
+    (["render", "p.aepx", "--comp", "Main", "--output", "o/x_[#####].[fileextension]", "--aerender", SIM, "--frames",
+      "1-4"], "[fileextension]"),
     (["render", "p.aepx", "--comp", "Main", "--output", "frames_out", "--aerender", SIM, "--frames", "1-4"],
      "folder"),
     (["doctor", "--numa-map", "garbage.bin"], "garbage.bin"),

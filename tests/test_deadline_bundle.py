@@ -44,7 +44,7 @@ def values_of(bundle: Path) -> dict:
 
 # --------------------------------------------------------------------------------------------------- validation
 @pytest.mark.parametrize("kind, pattern", [
-    ("image", "[compName]_[#####].png"), ("image", "sub/dir/f_[####].exr"), ("image", "x_[#####].[fileextension]"),
+    ("image", "[compName]_[#####].png"), ("image", "sub/dir/f_[####].exr"),
     ("video", "[compName].mov"), ("video", "final/Shot.MP4"), ("video", "a.avi"),
 ])
 def test_patterns_that_work(kind, pattern):
@@ -56,6 +56,7 @@ def test_patterns_that_work(kind, pattern):
     ("image", "C:\\out\\f_[#####].png", "absolute"), ("image", "../f_[#####].png", "inside OutputDir"),
     ("image", "a//f.png", "inside OutputDir"), ("image", "[compName]/f_[#####].png", "folder names"),
     ("video", "f_[#####].png", "not a movie"), ("video", "f_[#####].mov", "one file"),
+    ("image", "x_[#####].[fileextension]", "instead of"), ("video", "x.[fileExtension]", "instead of"),
 ])
 def test_patterns_that_cannot_work_are_named(kind, pattern, message):
     with pytest.raises(BundleError, match=message) as info:

@@ -65,7 +65,10 @@ def check_output_pattern(kind: str, pattern: str) -> str:
         raise BundleError(f"OutputPattern {pattern!r}: tokens such as [compName] are only filled in the file name, "
                           "not in folder names")
     name = parts[-1]
-    extension = os.path.splitext(name.replace("[fileExtension]", "").replace("[fileextension]", ""))[1].lower()
+    if "[fileextension]" in name.lower():
+        raise BundleError(f"OutputPattern {pattern!r}: write the file extension instead of [fileextension] (it "
+                          "depends on the project's output module, so the frames could not be verified)")
+    extension = os.path.splitext(name)[1].lower()
     if kind == "image":
         if extension in MOVIE_EXTENSIONS:
             raise BundleError(f"OutputPattern {pattern!r} is a movie ({extension}): the image bundle renders image "
