@@ -251,9 +251,13 @@ def test_segments_dir_is_the_same_for_a_windows_and_a_mac_worker():
 
 
 def make_segments(folder: Path, *ranges):
+    """Segments written in the order given (explicit, increasing modification times: later = newer)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for a, b in ranges:
-        (folder / f"segment_{a:06d}_{b:06d}.mov").write_bytes(b"x")
+    for order, (a, b) in enumerate(ranges):
+        path = folder / f"segment_{a:06d}_{b:06d}.mov"
+        path.write_bytes(b"x")
+        stamp = 1_700_000_000_000_000_000 + order * 1_000_000_000
+        os.utime(path, ns=(stamp, stamp))
 
 
 def test_tile_segments_finds_the_exact_cover(tmp_path):
@@ -270,6 +274,18 @@ def test_tile_segments_finds_the_exact_cover(tmp_path):
     make_segments(overlapping, (1, 4), (3, 6))
     with pytest.raises(BundleError, match="do not line up"):
         actions.tile_segments(overlapping, FrameSet.parse("1-6"), ".mov")
+
+
+def test_tile_segments_never_mixes_in_an_earlier_jobs_segments(tmp_path):
+    # an earlier job (chunk size 20) was cancelled before its join; this job (chunk size 10) wrote 1-10 and 11-20
+    make_segments(tmp_path, (1, 20), (1, 10), (11, 20))
+    tiles = actions.tile_segments(tmp_path, FrameSet.parse("1-20"), ".mov")
+    assert [p.name for p in tiles] == ["segment_000001_000010.mov", "segment_000011_000020.mov"]
+    # and the other way round: the newer single segment wins over older pieces
+    other = tmp_path / "other"
+    make_segments(other, (1, 10), (11, 20), (1, 20))
+    assert [p.name for p in actions.tile_segments(other, FrameSet.parse("1-20"), ".mov")] == [
+        "segment_000001_000020.mov"]
 
 
 def test_join_with_a_missing_segment_fails_with_openjd_fail(tmp_path, aefarm):

@@ -112,44 +112,36 @@ def parse_segment(name: str) -> Optional[Tuple[int, int, str]]:
 def tile_segments(folder: Path, frames: FrameSet, extension: str) -> List[Path]:
     """The segments that cover ``frames`` exactly, in frame order; BundleError naming the frames no segment covers.
 
-    Segments are found by name (``segment_<first>_<last>.<ext>``, written atomically by the render tasks). Among
-    segments starting at the same frame the longest that still lines up with the rest is taken (a rerun with another
-    chunk size may have left both).
+    Segments are found by name (``segment_<first>_<last>.<ext>``, written atomically by the render tasks). The
+    folder may still hold segments of an earlier job with the same settings but another chunk size (cancelled
+    before its join): every segment of this job was written after them, since the join runs only once all of this
+    job's render tasks succeeded, so the chain always takes the NEWEST segment starting at each frame.
     """
     if len(frames.runs) != 1:
         raise BundleError("a movie needs one range of consecutive frames")
     first, last = frames.first, frames.last
-    by_start: Dict[int, List[Tuple[int, Path]]] = {}
+    newest: Dict[int, Tuple[float, int, Path]] = {}
+    covered: List[Tuple[int, int]] = []
     if folder.is_dir():
         for entry in folder.iterdir():
             parsed = parse_segment(entry.name)
-            if parsed and parsed[2] == extension and entry.is_file() and entry.stat().st_size > 0:
-                a, b, _ext = parsed
-                if first <= a <= b <= last:
-                    by_start.setdefault(a, []).append((b, entry))
-    for options in by_start.values():
-        options.sort(key=lambda item: -item[0])
-
-    # from the last frame backwards: nxt[a] = the segment starting at a whose successor chain reaches the end
-    nxt: Dict[int, Tuple[int, Path]] = {}
-    for start in sorted(by_start, reverse=True):
-        for end, path in by_start[start]:
-            if end == last or end + 1 in nxt:
-                nxt[start] = (end, path)
-                break
-    if first not in nxt:
-        covered = set()
-        for start, options in by_start.items():
-            for end, _path in options:
-                covered.update(range(start, end + 1))
-        missing = frames - FrameSet.from_frames(covered)
-        if len(missing):
-            raise BundleError(f"movie segments missing for frames {missing} in {folder}")
-        raise BundleError(f"the movie segments in {folder} overlap and do not line up into frames {frames}")
+            if not (parsed and parsed[2] == extension and entry.is_file()):
+                continue
+            info = entry.stat()
+            a, b, _ext = parsed
+            if info.st_size > 0 and first <= a <= b <= last:
+                covered.append((a, b))
+                if a not in newest or info.st_mtime_ns > newest[a][0]:
+                    newest[a] = (info.st_mtime_ns, b, entry)
     tiles: List[Path] = []
     start = first
     while start <= last:
-        end, path = nxt[start]
+        if start not in newest:
+            missing = frames - FrameSet.from_frames(f for a, b in covered for f in range(a, b + 1))
+            if len(missing):
+                raise BundleError(f"movie segments missing for frames {missing} in {folder}")
+            raise BundleError(f"the movie segments in {folder} overlap and do not line up into frames {frames}")
+        _mtime, end, path = newest[start]
         tiles.append(path)
         start = end + 1
     return tiles
