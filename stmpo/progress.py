@@ -37,7 +37,7 @@ REPORTER_KINDS = ("auto", "bar", "openjd", "accsyn", "log")
 # ----------------------------------------------------------------------------------------------------------------
 # secrets
 
-_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
+SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 _MIN_SECRET_LEN = 6  # shorter values ("1", "true") would blank out ordinary text
 
 
@@ -54,15 +54,20 @@ class Redactor:
                                                     key=len, reverse=True))
 
     @classmethod
-    def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Redactor":
-        env = os.environ if env is None else env
-        return cls(value.strip() for name, value in env.items() if _SECRET_NAME.search(name))
+    def from_env(cls, env: Optional[Mapping[str, str]] = None, extra: Iterable[str] = ()) -> "Redactor":
+        """This process's secrets (or ``env``'s), plus ``extra`` values (a job's env file, a payload's keys)."""
+        return cls([*secret_values(os.environ if env is None else env), *extra])
 
     def __call__(self, text: str) -> str:
         for value in self.values:
             if value in text:
                 text = text.replace(value, "***")
         return text
+
+
+def secret_values(env: Mapping[str, str]) -> List[str]:
+    """Values of variables named like secrets (``*KEY*``, ``*TOKEN*``, ``*SECRET*``, ``*PASSWORD*`` ...)."""
+    return [str(value).strip() for name, value in env.items() if SECRET_NAME.search(str(name)) and str(value).strip()]
 
 
 _default_redactor: Optional[Redactor] = None
@@ -551,8 +556,10 @@ class BarReporter(Reporter):
 
 
 def make_reporter(kind: str, writer: OutputWriter, total: int = 0,
-                  log_dir: "os.PathLike[str] | str | None" = None, *, tty: Optional[bool] = None) -> Reporter:
-    """`auto` = a bar when stderr is a terminal, else plain logs. `tty` overrides the terminal check (tests)."""
+                  log_dir: "os.PathLike[str] | str | None" = None, *, tty: Optional[bool] = None,
+                  secrets: Iterable[str] = ()) -> Reporter:
+    """`auto` = a bar when stderr is a terminal, else plain logs. `tty` overrides the terminal check (tests).
+    ``secrets``: values to hide besides this process's secret-named variables (e.g. those of the job's env file)."""
     if kind == "auto":
         if tty is None:
             try:
@@ -564,4 +571,4 @@ def make_reporter(kind: str, writer: OutputWriter, total: int = 0,
     cls = classes.get(kind)
     if cls is None:
         raise ValueError(f"unknown progress kind {kind!r}: choose one of {', '.join(REPORTER_KINDS)}")
-    return cls(writer, total, log_dir)
+    return cls(writer, total, log_dir, redactor=Redactor.from_env(extra=secrets))

@@ -166,6 +166,23 @@ def test_env_file_reaches_the_children(aefarm, project, aerender_sim, tmp_path):
     assert "missing frames: 3-4" in proc.stdout
 
 
+def test_secrets_of_the_env_file_never_reach_the_logs(aefarm, project, aerender_sim, tmp_path):
+    secret = "s3cr3t-f0r-the-farm"
+    env_file = tmp_path / "env.json"
+    env_file.write_text(json.dumps({"common": {"SHOT_API_TOKEN": secret}}))
+    out = tmp_path / secret  # the simulator echoes its output path, as aerender does ("Output To: ...")
+    out.mkdir()
+    logs = tmp_path / "logs"
+    proc = aefarm("render", project, "--comp", "Main", "--output", out / "x_[####].png", "--frames", "1-2",
+                  "--concurrency", "1", "--aerender", aerender_sim, "--env-file", env_file, "--progress", "log",
+                  "--log-dir", logs)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Output To: " in proc.stdout and "***" in proc.stdout
+    assert secret not in proc.stdout
+    child_logs = list(logs.rglob("*.log"))
+    assert child_logs and all(secret not in p.read_text() for p in child_logs)
+
+
 def test_converted_dir_keeps_the_remapped_project_off_the_input_folder(aefarm, tmp_path, aerender_sim):
     footage = tmp_path / "local" / "plate.png"
     footage.parent.mkdir()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,10 +30,10 @@ from remap.rules import Rule, RuleSet
 from remap.shares import resolve_share_path, validate_shares
 from stmpo.frames import FrameSet, FrameSpecError
 from stmpo.plan import PlanSettings
+from stmpo.progress import SECRET_NAME, secret_values
 from stmpo.run import RunOptions
 
 CONVERSION_MODES = ("always", "platform", "never", "auto")
-SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 DEFAULT_OUTPUT_TEMPLATE = "[compName]_[#####].png"
 
 
@@ -296,9 +295,6 @@ def _number(params: Mapping, key: str, kind: type, minimum: float, zero_is_none:
     return number
 
 
-def secret_values(env: Mapping[str, str]) -> List[str]:
-    """Values of variables named like secrets (``*KEY*``, ``*TOKEN*``, ``*SECRET*``, ``*PASSWORD*``)."""
-    return [str(v) for k, v in env.items() if SECRET_NAME.search(str(k)) and str(v)]
 
 
 def _parameters(data: Mapping, defaults: Optional[Mapping[str, Any]]) -> Dict[str, Any]:

@@ -21,7 +21,7 @@ from remap.cli_args import add_rule_arguments, rules_from_args
 from stmpo.errors import StmpoError
 from stmpo.frames import FrameSet, aws_batch_slice_from_env
 from stmpo.plan import PlanSettings
-from stmpo.progress import REPORTER_KINDS, OutputWriter, make_reporter
+from stmpo.progress import REPORTER_KINDS, OutputWriter, make_reporter, secret_values
 from stmpo.run import RunOptions
 
 OS_NAMES = ("windows", "mac", "linux")
@@ -221,7 +221,7 @@ def run_command(args: argparse.Namespace) -> int:
         raise
     writer = OutputWriter()
     log_dir = Path(args.log_dir) if args.log_dir else default_log_dir()
-    reporter = make_reporter(args.progress, writer, len(job.frames), log_dir)
+    reporter = make_reporter(args.progress, writer, len(job.frames), log_dir, secrets=secret_values(job.env))
     try:
         reporter.message(f"per-child logs: {log_dir}")
         report = render_job(job, reporter)
