@@ -317,6 +317,12 @@ class ChildProcess:
                     windows_set_job_affinity(job, *self.windows_affinity)
                 except OSError as exc:
                     sys.stderr.write(f"aefarm: warning: could not pin child {self.pid}: {exc}; running unpinned\n")
+        except OSError as exc:
+            # the child exists: it must stay supervised (readers, waiter, cancel) even without a Job Object, so
+            # this is a warning and the tree is later killed with the `taskkill /T /F` fallback
+            self._job = None
+            sys.stderr.write(f"aefarm: warning: no Job Object for child {self.pid} ({exc}); cancel falls back to "
+                             "taskkill /T /F\n")
         finally:
             windows_resume_process(self.pid)  # type: ignore[arg-type]
 
