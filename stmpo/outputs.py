@@ -28,6 +28,8 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -286,14 +288,37 @@ def find_ffmpeg(explicit: Optional[str] = None, env: Optional[Mapping[str, str]]
     return ffmpeg, ffprobe
 
 
-def movie_frame_count(path: Path, ffprobe: str, timeout: float = 120.0) -> Optional[int]:
+def run_tool(argv: Sequence[str], timeout: float, cancel: Optional[threading.Event] = None
+             ) -> "subprocess.CompletedProcess[str]":
+    """Run ffmpeg/ffprobe to completion, but kill it at once when ``cancel`` is set (a cancelled render must not wait
+    out a long join) or after ``timeout``; StmpoError in both cases."""
+    if cancel is not None and cancel.is_set():
+        raise StmpoError(f"{Path(argv[0]).name} cancelled")
+    proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            out, err = proc.communicate(timeout=0.2)
+            return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
+        except subprocess.TimeoutExpired:
+            stop = "cancelled" if cancel is not None and cancel.is_set() else (
+                "timed out" if time.monotonic() > deadline else None)
+            if stop is not None:
+                proc.kill()
+                proc.communicate()
+                raise StmpoError(f"{Path(argv[0]).name} {stop}") from None
+
+
+def movie_frame_count(path: Path, ffprobe: str, timeout: float = 120.0,
+                      cancel: Optional[threading.Event] = None) -> Optional[int]:
     """Video frames in ``path`` counted by decoding (``ffprobe -count_frames``); None when unreadable."""
     if not frame_ok(path):
         return None
-    proc = subprocess.run(
+    proc = run_tool(
         [ffprobe, "-v", "error", "-select_streams", "v:0", "-count_frames",
          "-show_entries", "stream=nb_read_frames", "-of", "default=noprint_wrappers=1:nokey=1", str(path)],
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+        timeout, cancel)
     text = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not text:
         return None
@@ -312,7 +337,7 @@ def _concat_list_line(path: Path) -> str:
 
 
 def join_segments(segments: Sequence[Path], dst: Path, ffmpeg: str, ffprobe: str, expected_frames: int,
-                  timeout: float = 3600.0) -> str:
+                  timeout: float = 3600.0, cancel: Optional[threading.Event] = None) -> str:
     """Join ``segments`` (in order) into ``dst``: concat demuxer with stream copy, re-encode if that fails or the
     frame count is wrong; the result is written to a temporary name beside ``dst`` and renamed into place only after
     ffprobe counted ``expected_frames``. Returns "copy" or "reencode"; raises StmpoError otherwise."""
@@ -329,8 +354,8 @@ def join_segments(segments: Sequence[Path], dst: Path, ffmpeg: str, ffprobe: str
         for how, codec in attempts:
             argv = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0",
                     "-i", list_path, *codec, "-f", _MUXERS.get(ext, ext.lstrip(".")), str(tmp)]
-            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
-            count = movie_frame_count(tmp, ffprobe) if proc.returncode == 0 else None
+            proc = run_tool(argv, timeout, cancel)
+            count = movie_frame_count(tmp, ffprobe, cancel=cancel) if proc.returncode == 0 else None
             if count == expected_frames:
                 os.replace(tmp, dst)
                 return how

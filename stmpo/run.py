@@ -482,7 +482,11 @@ class Executor:
 
     def _accept_segment(self, run: ChildRun, inv: Invocation, now: float) -> None:
         assert inv.segment is not None and self.ffmpeg is not None
-        count = outputs.movie_frame_count(inv.segment, self.ffmpeg[1])
+        try:
+            count = outputs.movie_frame_count(inv.segment, self.ffmpeg[1], cancel=self.cancel_event)
+        except StmpoError as exc:  # cancelled or timed out: the segment is not accepted
+            inv.fatal = f"movie segment {inv.segment.name}: {exc}"
+            return
         if count != len(inv.frames):
             inv.fatal = f"movie segment {inv.segment.name} has {count} frames, expected {len(inv.frames)}"
             return
@@ -547,10 +551,17 @@ class Executor:
                 ordered = [path for _, path, _ in sorted(self.segments)]
                 try:
                     join_how = outputs.join_segments(ordered, final, self.ffmpeg[0], self.ffmpeg[1],  # type: ignore
-                                                     len(all_frames))
+                                                     len(all_frames), cancel=self.cancel_event)
                 except (StmpoError, OSError) as exc:
                     reason = str(exc)
-            count = outputs.movie_frame_count(final, self.ffmpeg[1]) if self.ffmpeg else None  # type: ignore
+            cancelled = cancelled or self.cancel_event.is_set()  # a cancel during the join kills ffmpeg: no movie
+            count = None
+            if self.ffmpeg and not cancelled:
+                try:
+                    count = outputs.movie_frame_count(final, self.ffmpeg[1], cancel=self.cancel_event)  # type: ignore
+                except StmpoError as exc:
+                    reason = str(exc)
+            cancelled = cancelled or self.cancel_event.is_set()
             missing_list = [] if count == len(all_frames) and (join_how or skipped) else list(all_frames)
         else:
             # a frame counts only when this run delivered it (or --resume kept it) AND it is on disk now: files an

@@ -180,3 +180,35 @@ def test_join_refuses_a_wrong_frame_count_and_leaves_nothing(tmp_path):
     with pytest.raises(StmpoError, match="expected 9 frames"):
         outputs.join_segments(segs, dst, ffmpeg, ffprobe, 9)
     assert list(dst.parent.iterdir()) == []
+
+
+@needs_ffmpeg
+def test_a_cancel_during_the_join_kills_ffmpeg_and_leaves_nothing(tmp_path):
+    import threading
+
+    ffmpeg, ffprobe = outputs.find_ffmpeg()
+    segs = [_segment(tmp_path / "s.mov", 4)]
+    dst = tmp_path / "final" / "Main.mov"
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(StmpoError, match="cancelled"):
+        outputs.join_segments(segs, dst, ffmpeg, ffprobe, 4, cancel=cancel)
+    assert list(dst.parent.iterdir()) == []
+
+
+def test_run_tool_stops_a_slow_tool_on_cancel_and_on_timeout():
+    import sys
+    import threading
+    import time
+
+    slow = [sys.executable, "-c", "import time; time.sleep(30)"]
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    began = time.monotonic()
+    with pytest.raises(StmpoError, match="cancelled"):
+        outputs.run_tool(slow, timeout=60, cancel=cancel)
+    with pytest.raises(StmpoError, match="timed out"):
+        outputs.run_tool(slow, timeout=0.3)
+    assert time.monotonic() - began < 25  # neither waited for the 30 s sleep (a bound on a hang, not a benchmark)
+    done = outputs.run_tool([sys.executable, "-c", "print('ok')"], timeout=30)
+    assert done.returncode == 0 and done.stdout.strip() == "ok"
