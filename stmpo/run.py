@@ -115,6 +115,9 @@ class Invocation:
     exit_code: Optional[int] = None
     ended_wall: Optional[float] = None
     segment: Optional[Path] = None
+    # the last frame reported but not yet delivered: aerender may print a frame's PROGRESS line before its output
+    # module has closed the file, so a frame moves into place only once the NEXT frame is reported (or on exit 0)
+    reported: Optional[int] = None
 
     def to_json(self) -> dict:
         return {"pid": self.pid, "frames": str(FrameSet.from_frames(self.frames)), "argv": self.argv,
@@ -428,7 +431,9 @@ class Executor:
             frame = inv.frames[event.index - 1]
             run.frame_times[frame] = {"seconds": event.seconds, "at": time.time(), "pid": inv.pid}
             if not self.movie:
-                self._deliver(run, frame, now)
+                previous, inv.reported = inv.reported, frame
+                if previous is not None:
+                    self._deliver(run, previous, now)
 
     def _deliver(self, run: ChildRun, frame: int, now: float) -> None:
         state = self.scheduler.children.get(run.child)

@@ -89,17 +89,21 @@ def test_crash_is_retried_and_delivered(tmp_path, project, aerender_sim):
     assert_frames(out, range(1, 17))
     assert "failed" in log and "(retrying)" in log
     retried = [c for c in report.chunks if c["retry"]]
-    assert retried and FrameSet.parse(retried[0]["frames"]).first == 7 and retried[0]["retries_before"] == 1
+    # frame 6 was reported, but only a later frame's line (or exit 0) proves its file closed: it is rendered again
+    assert retried and FrameSet.parse(retried[0]["frames"]).first == 6 and retried[0]["retries_before"] == 1
     # the partial frame the crash left in staging never reached the final folder before the retry wrote it
     assert read_frame_png(out / "Main_00007.png")["frame"] == 7
 
 
 def test_hang_is_killed_by_the_watchdog_and_retried(tmp_path, project, aerender_sim):
-    env = {"AERENDER_SIM_HANG_AT_FRAME": "5", "AERENDER_SIM_FAULT_ONCE": str(tmp_path / "once")}
+    env = {"AERENDER_SIM_HANG_AT_FRAME": "6", "AERENDER_SIM_FAULT_ONCE": str(tmp_path / "once")}
     report, out, log = render(tmp_path, project, aerender_sim, "1-8", 2, env=env, stall_timeout=1.0)
     assert report.ok, log
     assert_frames(out, range(1, 9))
     assert any("stalled" in c["reason"] for c in report.chunks)
+    # the child of 5-8 reported 5, then hung at 6: no later line proved frame 5's file closed, so 5 renders again
+    retried = [c for c in report.chunks if c["retry"]]
+    assert retried and min(FrameSet.parse(c["frames"]).first for c in retried) == 5
 
 
 def test_hang_at_startup_uses_the_startup_allowance(tmp_path, project, aerender_sim):
@@ -113,12 +117,13 @@ def test_error_line_with_exit_zero_is_a_failure(tmp_path, project, aerender_sim)
     report, out, log = render(tmp_path, project, aerender_sim, "1-10", 2, env={"AERENDER_SIM_ERROR_EXIT0": "8"},
                               retries=0)
     assert not report.ok and report.exit_code == exitcodes.RENDER_FAILED
-    assert list(report.missing) == [8, 9, 10]
-    assert "missing frames: 8-10" in log
+    # 7 was the last frame reported before the fatal line: no later frame line and no clean exit prove it complete
+    assert list(report.missing) == [7, 8, 9, 10]
+    assert "missing frames: 7-10" in log
     failed = [c for c in report.chunks if c["status"] == "failed"]
     assert failed and "After Effects error" in failed[0]["reason"] and failed[0]["exit_code"] == 0
     assert not (out / "Main_00008.png").exists()
-    assert json.loads((tmp_path / "report.json").read_text())["missing"] == "8-10"
+    assert json.loads((tmp_path / "report.json").read_text())["missing"] == "7-10"
 
 
 def test_fail_fast_stops_everything(tmp_path, project, aerender_sim):
