@@ -29,7 +29,7 @@ def atomic_write(dst: Union[str, Path], mode: str = "wb") -> Iterator[IO]:
             f.flush()
             os.fsync(f.fileno())
         try:
-            os.chmod(tmp, 0o666 & ~_umask())
+            os.chmod(tmp, 0o666 & ~current_umask())
         except OSError:
             pass
         os.replace(tmp, dst)
@@ -40,7 +40,7 @@ def atomic_write(dst: Union[str, Path], mode: str = "wb") -> Iterator[IO]:
     _fsync_folder(folder)
 
 
-def _umask() -> int:
+def current_umask() -> int:
     """The process umask (mkstemp creates 0600 files; the result should look like any other file written here)."""
     mask = os.umask(0)
     os.umask(mask)

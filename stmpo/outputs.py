@@ -215,20 +215,26 @@ class Staging:
             return Path(self.scratch) / f"aefarm-{self.run_id}"
         return self.pattern.folder
 
+    def folder_path(self, child: int) -> Path:
+        """Where ``child`` stages its output (nothing is created: `--dry-run` shows it too)."""
+        if self.scratch is not None:
+            return self.root / f"c{child:03d}"
+        return self.root / f"{STAGE_PREFIX}{self.run_id}-c{child:03d}"
+
+    def child_output_path(self, child: int, frames: Sequence[int]) -> str:
+        """The ``-output`` of one invocation: the user's pattern in the child's folder, or a numbered movie segment."""
+        folder = self.folder_path(child)
+        if self.pattern.is_movie:
+            return str(folder / segment_name(frames[0], frames[-1], self.pattern.extension))
+        return self.pattern.in_folder(folder)
+
     def folder(self, child: int) -> Path:
         folder = self.folders.get(child)
         if folder is None:
-            if self.scratch is not None:
-                folder = self.root / f"c{child:03d}"
-            else:
-                folder = self.root / f"{STAGE_PREFIX}{self.run_id}-c{child:03d}"
+            folder = self.folder_path(child)
             folder.mkdir(parents=True, exist_ok=True)
             self.folders[child] = folder
         return folder
-
-    def child_output(self, child: int) -> str:
-        """The ``-output`` for ``child``: the user's pattern, in the child's own folder."""
-        return self.pattern.in_folder(self.folder(child))
 
     def deliver(self, child: int, frame: int) -> bool:
         """Move ``frame`` of ``child`` into place if complete there; True only when this call moved it and the final

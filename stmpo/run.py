@@ -335,24 +335,10 @@ class Executor:
             return False
         run.next_index += len(frames)
         self._seq += 1
-        folder = self.staging.folder(run.child)
-        if self.movie:
-            segment = folder / outputs.segment_name(frames[0], frames[-1], self.pattern.extension)
-            output = str(segment)
-        else:
-            segment, output = None, self.staging.child_output(run.child)
-        job = self.job
-        settings = getattr(job, "settings", None)
-        mfr = None
-        if settings is not None and getattr(settings, "mfr", None) is not None:
-            mfr = (bool(settings.mfr), int(getattr(settings, "mfr_max_cpu_percent", 90)))
-        argv = build_command(
-            self.aerender, project=str(job.project), comp=job.comp, rqindex=job.rqindex, output=output,
-            start=frames[0], end=frames[-1], increment=step if step != 1 else None, mfr=mfr,
-            mem_usage=getattr(job, "mem_usage", None), rs_template=getattr(job, "rs_template", None),
-            om_template=getattr(job, "om_template", None),
-            continue_on_missing_footage=bool(getattr(job, "continue_on_missing_footage", False)),
-            extra_args=list(getattr(job, "extra_args", None) or ()))
+        self.staging.folder(run.child)  # created now, just before its first use
+        output = self.staging.child_output_path(run.child, frames)
+        segment = Path(output) if self.movie else None
+        argv = child_command(self.job, self.aerender, output, frames, step)
         now = self.clock()
         inv = Invocation(seq=self._seq, frames=frames, step=step, argv=argv, started=now, started_wall=time.time(),
                          last_progress=now, segment=segment)
@@ -601,6 +587,21 @@ class Executor:
         if self.options.report is not None:
             write_report(Path(self.options.report), report)
         return report
+
+
+def child_command(job: Any, aerender: str, output: str, frames: Sequence[int], step: int) -> List[str]:
+    """The aerender command line of one invocation (the executor and `--dry-run` both use this one)."""
+    settings = getattr(job, "settings", None)
+    mfr = None
+    if settings is not None and getattr(settings, "mfr", None) is not None:
+        mfr = (bool(settings.mfr), int(getattr(settings, "mfr_max_cpu_percent", 90)))
+    return build_command(
+        aerender, project=str(job.project), comp=job.comp, rqindex=job.rqindex, output=output,
+        start=frames[0], end=frames[-1], increment=step if step != 1 else None, mfr=mfr,
+        mem_usage=getattr(job, "mem_usage", None), rs_template=getattr(job, "rs_template", None),
+        om_template=getattr(job, "om_template", None),
+        continue_on_missing_footage=bool(getattr(job, "continue_on_missing_footage", False)),
+        extra_args=list(getattr(job, "extra_args", None) or ()))
 
 
 def write_report(path: Path, report: RunReport) -> None:

@@ -117,7 +117,7 @@ def test_failed_copy_keeps_the_source_and_leaves_no_temporary(tmp_path, monkeypa
 def test_staging_delivers_only_complete_frames_and_cleans_up(tmp_path):
     p = OutputPattern(str(tmp_path / "out" / "[compName]_[####].png"), comp="Main")
     staging = Staging(p, run_id="t1")
-    out = staging.child_output(3)
+    out = staging.child_output_path(3, [1])
     assert out == str(tmp_path / "out" / ".aefarm-t1-c003" / "[compName]_[####].png")
     folder = staging.folder(3)
     (folder / "Main_0001.png").write_bytes(b"frame")

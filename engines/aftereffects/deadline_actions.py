@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import re
 import shutil
 from dataclasses import dataclass
@@ -234,16 +235,11 @@ def run_task(values: TaskValues) -> int:
     argv = render_argv(values)
     if values.kind == "video":
         Path(argv[argv.index("--output") + 1]).parent.mkdir(parents=True, exist_ok=True)
-    print("aefarm render " + " ".join(_quote(a) for a in argv), flush=True)
+    print("aefarm render " + " ".join(shlex.quote(a) for a in argv), flush=True)
     from engines.aftereffects.cli import main
 
     return main(["render", *argv])
 
-
-def _quote(arg: str) -> str:
-    if arg and all(c.isalnum() or c in "-_./:=,[]#\\+@" for c in arg):
-        return arg
-    return "'" + arg.replace("'", "'\\''") + "'"
 
 
 # --------------------------------------------------------------------------------------------------- join

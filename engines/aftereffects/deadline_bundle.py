@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from remap.atomic import current_umask
 from stmpo.frames import FrameSet, FrameSpecError
 from stmpo.outputs import MOVIE_EXTENSIONS
 
@@ -334,7 +335,7 @@ def write_bundle(req: BundleRequest, dest: Optional[Path] = None, force: bool = 
         shutil.copyfile(template, tmp / TEMPLATE_FILE)
         (tmp / "parameter_values.yaml").write_text(_yaml_text(values), encoding="utf-8")
         (tmp / "asset_references.yaml").write_text(_yaml_text(assets), encoding="utf-8")
-        os.chmod(tmp, 0o777 & ~_umask())
+        os.chmod(tmp, 0o777 & ~current_umask())
         if dest.exists():
             old = dest.parent / f".{dest.name}.old-{uuid.uuid4().hex[:8]}"
             os.rename(dest, old)
@@ -348,7 +349,3 @@ def write_bundle(req: BundleRequest, dest: Optional[Path] = None, force: bool = 
     return dest
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -5,18 +5,19 @@ removed and temporary state cleaned even when the render fails or is cancelled.
 """
 from __future__ import annotations
 
+import shlex
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, List, Optional
 
 from engines.aftereffects.job import Job
-from stmpo.aerender import build_command, find_aerender
+from stmpo.aerender import find_aerender
 from stmpo.errors import StmpoError
 from stmpo.host import Host, detect_host, load_numa_map
-from stmpo.outputs import OutputPattern, Staging, segment_name
+from stmpo.outputs import OutputPattern, Staging
 from stmpo.plan import Plan, make_plan
-from stmpo.run import RunReport, invocation_frames, run
+from stmpo.run import RunReport, child_command, invocation_frames, run
 from stmpo.scheduler import Scheduler, Start
 
 
@@ -68,33 +69,19 @@ def dry_run_lines(job: Job, plan: Plan, aerender: str) -> List[str]:
         lines.append(f"remap: {len(job.rules)} rules would be applied to a converted copy of {job.project}")
     staging = Staging(pattern, scratch=options.scratch, run_id="RUNID")
     scheduler = Scheduler(list(job.frames), plan.concurrency, min_chunk=options.min_chunk, mode=mode)
-    mfr = (job.settings.mfr, job.settings.mfr_max_cpu_percent)
     for action in scheduler.begin(0.0):
         if not isinstance(action, Start):
             continue
         frames, step = invocation_frames(list(action.frame_list), options.use_increment)
-        folder = staging.root / (f"c{action.child:03d}" if options.scratch else f".aefarm-RUNID-c{action.child:03d}")
-        output = (str(folder / segment_name(frames[0], frames[-1], pattern.extension)) if pattern.is_movie
-                  else str(folder / pattern.name))
-        argv = build_command(aerender, project=str(job.project), comp=job.comp, rqindex=job.rqindex,
-                             output=output, start=frames[0], end=frames[-1], increment=step if step != 1 else None,
-                             mfr=mfr, mem_usage=job.mem_usage, rs_template=job.rs_template,
-                             om_template=job.om_template,
-                             continue_on_missing_footage=job.continue_on_missing_footage,
-                             extra_args=job.extra_args)
+        argv = child_command(job, aerender, staging.child_output_path(action.child, frames), frames, step)
         cpus = plan.cpu_blocks[action.slot] if plan.cpu_blocks else None
         invocations = len(action.frame_list) // max(1, len(frames))
         more = f" (+{invocations - 1} more invocations, one per frame)" if len(frames) < len(action.frame_list) else ""
         lines.append(f"child {action.child} slot {action.slot} frames {action.frames}"
                      f"{' cpus ' + ','.join(map(str, cpus)) if cpus else ''}{more}:")
-        lines.append("  " + " ".join(_quote(a) for a in argv))
+        lines.append("  " + " ".join(shlex.quote(a) for a in argv))
     return lines
 
-
-def _quote(arg: str) -> str:
-    if arg and all(c.isalnum() or c in "-_./:=,[]#\\" for c in arg):
-        return arg
-    return "'" + arg.replace("'", "'\\''") + "'"
 
 
 def render_job(job: Job, reporter: Any, *, cancel_event: Optional[threading.Event] = None,
