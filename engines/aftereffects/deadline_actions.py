@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shlex
 import re
+import shlex
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
