@@ -58,7 +58,7 @@ def test_scan_without_rules_flags_foreign_paths(farm):
 
 def test_scan_reports_hex_chunks_and_text_layers(tmp_path):
     project = tmp_path / "fixture.aepx"
-    project.write_text(FIXTURE, encoding="utf-8", newline="")
+    project.write_bytes(FIXTURE.encode("utf-8"))  # exact bytes (write_text has no newline= before 3.10)
     refs = scan(project, RuleSet.from_cli(RULE_PAIRS))
     kinds = {(r.kind, r.raw) for r in refs}
     assert ("text-layer", "/Volumes/projects/titles.txt") in kinds

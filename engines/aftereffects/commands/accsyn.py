@@ -349,6 +349,9 @@ def create_compute_job(payload: Dict[str, Any]) -> Any:
         from accsyn_api.session import Session
     except ImportError as exc:
         raise AccsynError(f"accsyn-python-api is not installed ({exc}): pip install accsyn-python-api") from None
+    except TypeError as exc:  # accsyn-python-api >= 3.2 evaluates 3.10-only annotations at import on Python 3.9
+        raise AccsynError(f"accsyn-python-api cannot be imported on Python {sys.version.split()[0]} ({exc}): "
+                          "submit from Python 3.10 or newer") from None
     root = logging.getLogger()
     saved = root.handlers[:]
     root.handlers = [logging.NullHandler()]
