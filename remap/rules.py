@@ -22,7 +22,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, Union
 from urllib.parse import quote
 
 from remap.errors import RemapError
@@ -506,16 +506,18 @@ def split_pair(pair: str, origin: str) -> Tuple[str, str]:
     raise RemapError(f"{origin}: destination in {pair!r} is not an absolute path")
 
 
-def read_json(path: Union[str, Path], what: str) -> object:
-    """Load a JSON file, turning every way it can be unreadable into one RemapError line."""
+def read_json(path: Union[str, Path], what: str, error: Type[Exception] = RemapError) -> object:
+    """Load a JSON file (UTF-8, BOM allowed), turning every way it can be unreadable into one ``error`` line.
+
+    Every JSON input of aefarm (rules, shares, env files, accsyn data) is read here, so they fail alike."""
     p = Path(path)
     try:
         raw = p.read_bytes()
     except OSError as exc:
-        raise RemapError(f"{what} {p}: cannot read ({exc.strerror or exc})") from None
+        raise error(f"{what} {p}: cannot read ({exc.strerror or exc})") from None
     try:
         return json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
-        raise RemapError(f"{what} {p}: not UTF-8 text") from None
+        raise error(f"{what} {p}: not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        raise RemapError(f"{what} {p}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise error(f"{what} {p}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None

@@ -15,7 +15,6 @@ Nothing here starts a process or writes a file.
 """
 from __future__ import annotations
 
-import json
 import os
 import shlex
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from engines.aftereffects.accsyn_errors import AccsynError
 from engines.aftereffects.job import Job
 from remap.errors import RemapError
 from remap.paths import normalize_os, os_family, parse_path
-from remap.rules import Rule, RuleSet
+from remap.rules import Rule, RuleSet, read_json
 from remap.shares import resolve_share_path, validate_shares
 from stmpo.frames import FrameSet, FrameSpecError
 from stmpo.plan import PlanSettings
@@ -63,17 +62,7 @@ class AppJob:
 def load_wrapper(path: Union[str, Path]) -> dict:
     """The daemon's data.json; a missing, unreadable or malformed file is bad input (one line)."""
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise AccsynError(f"accsyn data file {p}: cannot read ({exc.strerror or exc})") from None
-    try:
-        data = json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise AccsynError(f"accsyn data file {p}: not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise AccsynError(f"accsyn data file {p}: invalid JSON at line {exc.lineno} column {exc.colno}: "
-                          f"{exc.msg}") from None
+    data = read_json(p, "accsyn data file", AccsynError)
     if not isinstance(data, dict) or not isinstance(data.get("compute"), dict):
         raise AccsynError(f"accsyn data file {p}: expected an object with a 'compute' object")
     return data

@@ -16,13 +16,13 @@ Names are case-insensitive when the target OS is Windows (as Windows itself trea
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Union
 
 from remap.paths import POSIX, host_os, normalize_os, path_os
+from remap.rules import read_json
 
 SECTIONS = ("common", "linux", "mac", "windows")
 _VAR = re.compile(r"\$(\$)?\{([^{}$]*)\}")
@@ -42,16 +42,7 @@ def current_os() -> str:
 def load_env_file(path: Union[str, Path]) -> dict:
     """Read a JSON env dictionary file (shape is checked by ``resolve_envs``)."""
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise EnvError(f"env file {p}: cannot read ({exc.strerror or exc})") from None
-    try:
-        data = json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise EnvError(f"env file {p}: not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise EnvError(f"env file {p}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    data = read_json(p, "env file", EnvError)
     if not isinstance(data, dict):
         raise EnvError(f"env file {p}: expected a JSON object, got {type(data).__name__}")
     return data
