@@ -16,7 +16,6 @@ Memory: psutil's total and *available* memory, capped on Linux by the process's 
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -176,17 +175,10 @@ def default_processor_groups(numa_nodes: Topology) -> Topology:
 
 def load_numa_map(path: "os.PathLike[str] | str") -> Topology:
     """Read a `--numa-map` JSON file: ``{"nodes": [[0,1,2,3],[4,5,6,7]]}`` or a plain list of lists."""
+    from remap.rules import read_json  # here, not at the top: the pinning launcher imports this module per child
+
     where = f"NUMA map {path}"
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise StmpoError(f"{where}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise StmpoError(f"{where}: not UTF-8 text") from None
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise StmpoError(f"{where}: not valid JSON: {exc}") from None
+    data = read_json(path, "NUMA map", StmpoError)
     if isinstance(data, dict):
         if "nodes" not in data:
             raise StmpoError(f"{where}: expected a \"nodes\" key holding a list of CPU lists")

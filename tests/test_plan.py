@@ -248,7 +248,7 @@ def test_load_numa_map_accepts_both_shapes(tmp_path, payload):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("{", "not valid JSON"), ('{"groups": []}', '"nodes"'), ("[]", "non-empty list"), ("[[0], []]", "node 1"),
+    ("{", "invalid JSON"), ('{"groups": []}', '"nodes"'), ("[]", "non-empty list"), ("[[0], []]", "node 1"),
     ('[[0, "1"]]', "'1'"), ("[[0, true]]", "True"), ("[[0, -1]]", "-1"), ("[[0, 1], [1]]", "CPU 1 appears in nodes 0 and 1"),
 ])
 def test_load_numa_map_rejects_bad_maps_in_one_line(tmp_path, text, message):
