@@ -5,8 +5,8 @@ user as one line and exit code 2, so pipelines can tell it from an internal fail
 """
 from __future__ import annotations
 
+from aefarm_common.errors import AefarmError
 
-class FontError(Exception):
+
+class FontError(AefarmError):
     """A font problem caused by the input or the host state; the message is one line naming what and where."""
-
-    exit_code = 2

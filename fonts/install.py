@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
+from aefarm_common.userdirs import default_state_dir
 from fonts.backends import backend_for
 from fonts.backends.base import FontBackend
 from fonts.errors import FontError
 from fonts.filenames import inside, safe_font_file_name, same_content, unique_variant, write_new_file
 from fonts.inspect import FontFile, read_font
-from fonts.manifest import Manifest, default_state_dir, locked_manifest, owner_record
+from fonts.manifest import Manifest, locked_manifest, owner_record
 
 PathLike = Union[str, "os.PathLike[str]"]
 SCOPES = ("user",)

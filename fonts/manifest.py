@@ -11,41 +11,19 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 
+from aefarm_common.atomic import atomic_write
 from fonts.errors import FontError
-from remap.atomic import atomic_write
 
-STATE_DIR_ENV = "AEFARM_STATE_DIR"
 MANIFEST_NAME = "fonts-manifest.json"
 LOCK_NAME = "fonts-manifest.lock"
 LOCK_TIMEOUT_SECONDS = 300.0
 FORMAT_VERSION = 1
 _CREATE_TIME_TOLERANCE = 0.05  # seconds; the same process always reports the same creation time
-
-
-def default_state_dir(os_name: Optional[str] = None, home: Optional[Path] = None,
-                      environ: Optional[Mapping[str, str]] = None) -> Path:
-    """``$AEFARM_STATE_DIR``, else the per-user state folder of the OS (``home`` replaces the user's home)."""
-    env = os.environ if environ is None else environ
-    if env.get(STATE_DIR_ENV):
-        return Path(env[STATE_DIR_ENV])
-    if os_name is None:
-        os_name = "windows" if sys.platform.startswith("win") else "mac" if sys.platform == "darwin" else "linux"
-    base_home = Path(home) if home is not None else Path.home()
-    if os_name == "windows":
-        local = env.get("LOCALAPPDATA") if home is None else None
-        return (Path(local) if local else base_home / "AppData" / "Local") / "aefarm"
-    if os_name == "mac":
-        return base_home / "Library" / "Application Support" / "aefarm"
-    state_home = env.get("XDG_STATE_HOME") if home is None else None
-    if state_home and os.path.isabs(state_home):
-        return Path(state_home) / "aefarm"
-    return base_home / ".local" / "state" / "aefarm"
 
 
 # ---- owners: pid + creation time (+ host, because a home folder may be shared between nodes) ----

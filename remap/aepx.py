@@ -604,9 +604,9 @@ def convert_aepx(src: Union[str, Path], out: Optional[BinaryIO], map_path: MapPa
     """Convert the .aepx at ``src`` into ``out`` (an open binary file; None to only look).
 
     ``xml_check``: ``fast`` (default) checks UTF-8, NUL bytes and the closing root tag during the pass and asks
-    libxml2 only when that check fails; ``full`` also runs libxml2 over the whole file in parallel (catches every malformation, at about
-    1.5x the conversion's CPU time); ``none`` checks nothing beyond what the scanner meets. Any problem raises
-    RemapError, and the caller must then discard what was written to ``out``.
+    libxml2 only when that check fails; ``full`` also runs libxml2 over the whole file in parallel (catches every
+    malformation, at about 1.5x the conversion's CPU time); ``none`` checks nothing beyond what the scanner meets.
+    Any problem raises RemapError, and the caller must then discard what was written to ``out``.
     """
     if xml_check not in XML_CHECKS:
         raise ValueError(f"xml_check must be one of {XML_CHECKS}, not {xml_check!r}")

@@ -11,9 +11,10 @@ import argparse
 from pathlib import Path
 from typing import Any, List, Mapping, Optional, Tuple
 
+from aefarm_common.jsonfile import read_json
+from aefarm_common.platforms import host_os, normalize_os
 from remap.errors import RemapError
-from remap.paths import host_os, normalize_os
-from remap.rules import RuleSet, read_json
+from remap.rules import RuleSet
 from remap.shares import load_shares, node_sharepaths_from_data, validate_shares
 
 
@@ -53,7 +54,8 @@ def rules_from_args(args: argparse.Namespace, node_os: Optional[str] = None) -> 
         entries, shares, node_paths = load_accsyn_mappings(mappings_file)
         if shares_file:
             shares = load_shares(shares_file)
-            extra = node_sharepaths_from_data(read_json(shares_file, "shares file"), f"shares file {shares_file}")
+            data = read_json(shares_file, "shares file", RemapError)
+            extra = node_sharepaths_from_data(data, f"shares file {shares_file}")
             node_paths = extra if extra is not None else node_paths
         rules = rules.merged(RuleSet.from_accsyn(entries, shares, node, node_paths,
                                                  case_insensitive_posix=insensitive))
@@ -64,7 +66,7 @@ def rules_from_args(args: argparse.Namespace, node_os: Optional[str] = None) -> 
 
 def load_accsyn_mappings(path: str) -> Tuple[List[Mapping[str, Any]], Optional[list], Optional[list]]:
     """``(mapped_share_paths, shares or None, node sharepaths or None)`` from one of the accepted file shapes."""
-    data = read_json(path, "accsyn mappings file")
+    data = read_json(path, "accsyn mappings file", RemapError)
     where = f"accsyn mappings file {Path(path).name}"
     shares = node_paths = None
     if isinstance(data, Mapping):

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, List, Optional, Union
 
+from aefarm_common.atomic import atomic_write
+from aefarm_common.platforms import normalize_os
 from remap.aepx import convert_aepx
-from remap.atomic import atomic_write
 from remap.errors import RemapError
-from remap.paths import normalize_os, os_family, parse_path
+from remap.paths import os_family, parse_path
 from remap.rules import RuleSet
 from remap.text import Change, convert_text_bytes
 

@@ -5,8 +5,8 @@ the CLI prints the message as one line and exits with ``exit_code`` (2, bad inpu
 """
 from __future__ import annotations
 
+from aefarm_common.errors import AefarmError
 
-class RemapError(ValueError):
+
+class RemapError(AefarmError, ValueError):
     """Bad mapping input. The message is one line and names what was wrong and where it came from."""
-
-    exit_code = 2

@@ -19,10 +19,11 @@ Forms understood (see FORMATS.md §2):
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import List, NamedTuple, Optional
 from urllib.parse import quote, unquote
+
+from aefarm_common.platforms import normalize_os
 
 WINDOWS = "windows"
 POSIX = "posix"
@@ -174,30 +175,6 @@ def as_pure_path(path: str):
         raise ValueError(f"not an absolute path: {path!r}")
     plain = uri_to_path(path) if parsed.uri else path
     return PureWindowsPath(plain) if parsed.family == WINDOWS else PurePosixPath(plain)
-
-
-_OS_ALIASES = {
-    "windows": "windows", "win": "windows", "win32": "windows", "win64": "windows", "nt": "windows",
-    "mac": "mac", "macos": "mac", "darwin": "mac", "osx": "mac", "macosx": "mac",
-    "linux": "linux", "linux2": "linux",
-}
-
-
-def normalize_os(name: str) -> str:
-    """aefarm's OS name (``windows``/``mac``/``linux``) for common spellings; ValueError for anything else."""
-    key = str(name).strip().lower()
-    if key not in _OS_ALIASES:
-        raise ValueError(f"unknown OS {name!r} (expected windows, mac or linux)")
-    return _OS_ALIASES[key]
-
-
-def host_os() -> str:
-    """This machine's OS as aefarm names it."""
-    if sys.platform.startswith("win"):
-        return "windows"
-    if sys.platform == "darwin":
-        return "mac"
-    return "linux"
 
 
 def os_family(os_name: str) -> str:

@@ -22,11 +22,14 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, Union
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
+from aefarm_common.jsonfile import read_json
+from aefarm_common.platforms import normalize_os
 from remap.errors import RemapError
 from remap.paths import POSIX, WINDOWS, ParsedPath, decode_components, parse_path, uri_to_path
+from remap.shares import node_share_path, resolve_share_path, share_label, validate_shares
 
 _FAMILY_ALIASES = {"windows": WINDOWS, "win": WINDOWS, "posix": POSIX, "mac": POSIX, "linux": POSIX}
 
@@ -310,7 +313,7 @@ class RuleSet:
     @classmethod
     def from_openjd_file(cls, path: Union[str, Path], case_insensitive_posix: bool = False) -> "RuleSet":
         """Rules from the file OpenJD hands a task in ``{{Session.PathMappingRulesFile}}``."""
-        data = read_json(path, "rules file")
+        data = read_json(path, "rules file", RemapError)
         return cls.from_openjd_dict(data, f"rules file {Path(path).name}", case_insensitive_posix)
 
     @classmethod
@@ -322,8 +325,6 @@ class RuleSet:
         Entries whose ``os`` names another OS are skipped. A ``local`` of the form ``share=<id|code>[/sub]`` is
         resolved through the node's own share mounts first, then ``shares[].paths[node_os]``.
         """
-        from remap.shares import resolve_share_path  # shares imports rules' errors only; avoid a cycle at import
-
         node = _node_os(node_os)
         if mapped_share_paths is None:
             return cls()
@@ -361,8 +362,6 @@ class RuleSet:
         This node's own mounts (``client.config.sharepaths``) win over ``shares[].paths[node_os]``. Shares missing a
         path on either side are skipped (they cannot be mapped); identical paths give no rule.
         """
-        from remap.shares import node_share_path, share_label, validate_shares
-
         remote, node = _node_os(remote_os), _node_os(node_os)
         rules = []
         for share in validate_shares(shares):
@@ -474,8 +473,6 @@ def _same_destination(a: _Compiled, b: _Compiled) -> bool:
 
 
 def _node_os(name: object) -> str:
-    from remap.paths import normalize_os
-
     try:
         return normalize_os(str(name))
     except ValueError as exc:
@@ -504,20 +501,3 @@ def split_pair(pair: str, origin: str) -> Tuple[str, str]:
     if not src:
         raise RemapError(f"{origin}: empty source in {pair!r}")
     raise RemapError(f"{origin}: destination in {pair!r} is not an absolute path")
-
-
-def read_json(path: Union[str, Path], what: str, error: Type[Exception] = RemapError) -> object:
-    """Load a JSON file (UTF-8, BOM allowed), turning every way it can be unreadable into one ``error`` line.
-
-    Every JSON input of aefarm (rules, shares, env files, accsyn data) is read here, so they fail alike."""
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise error(f"{what} {p}: cannot read ({exc.strerror or exc})") from None
-    try:
-        return json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise error(f"{what} {p}: not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise error(f"{what} {p}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None

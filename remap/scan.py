@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
 
+from aefarm_common.platforms import host_os
 from remap.aepx import convert_aepx
 from remap.convert import _read_head, detect_kind, not_a_file_reason
 from remap.errors import RemapError
-from remap.paths import host_os, os_family, parse_path, uri_to_path
+from remap.paths import os_family, parse_path, uri_to_path
 from remap.rules import RuleSet
 from remap.text import convert_text_bytes
 

@@ -13,8 +13,10 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
+from aefarm_common.jsonfile import read_json
+from aefarm_common.platforms import normalize_os
 from remap.errors import RemapError
-from remap.paths import WINDOWS, normalize_os, parse_path
+from remap.paths import WINDOWS, parse_path
 
 _OS_KEYS = ("windows", "linux", "mac")
 _SUB_SPLIT = re.compile(r"[\\/]")
@@ -22,9 +24,7 @@ _SUB_SPLIT = re.compile(r"[\\/]")
 
 def load_shares(path: Union[str, Path]) -> List[Dict[str, Any]]:
     """The shares table from a JSON list of shares or an accsyn daemon data file (its ``shares``)."""
-    from remap.rules import read_json
-
-    data = read_json(path, "shares file")
+    data = read_json(path, "shares file", RemapError)
     where = f"shares file {Path(path).name}"
     if isinstance(data, Mapping):
         if "shares" not in data:
@@ -35,9 +35,7 @@ def load_shares(path: Union[str, Path]) -> List[Dict[str, Any]]:
 
 def load_node_sharepaths(path: Union[str, Path]) -> Optional[List[Dict[str, Any]]]:
     """This node's own share mounts (``client.config.sharepaths``) from an accsyn data file; None when absent."""
-    from remap.rules import read_json
-
-    data = read_json(path, "accsyn data file")
+    data = read_json(path, "accsyn data file", RemapError)
     return node_sharepaths_from_data(data, f"accsyn data file {Path(path).name}")
 
 

@@ -377,7 +377,7 @@ def _decode(data: bytes, codec: str, where: str) -> str:
 
 def _is_json(text: str) -> bool:
     stripped = text.lstrip("\ufeff \t\r\n")
-    if not stripped[:1] in ("{", "["):
+    if stripped[:1] not in ("{", "["):
         return False
     try:
         json.loads(stripped)

@@ -21,7 +21,8 @@ import subprocess
 from dataclasses import dataclass
 from typing import List, Mapping, Optional, Sequence, Tuple, Union
 
-from remap.paths import host_os
+from aefarm_common.errors import MissingInputError
+from aefarm_common.platforms import host_os
 from stmpo.errors import StmpoError
 
 EXE_NAMES = ("aerender", "aerender.exe")
@@ -30,10 +31,8 @@ VERSION_TIMEOUT = 15.0
 _FOLDER_PREFIX = "Adobe After Effects"
 
 
-class AerenderNotFound(StmpoError):
+class AerenderNotFound(StmpoError, MissingInputError):
     """No aerender on this host: the render cannot start. Exit 3 (missing input), like `aefarm doctor`."""
-
-    exit_code = 3
 
 
 @dataclass(frozen=True)

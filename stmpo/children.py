@@ -149,7 +149,9 @@ class ChildProcess:
             self._windows_attach_and_resume()
         assert self.proc.stdout is not None and self.proc.stderr is not None
         for stream, tag in ((self.proc.stdout, "stdout"), (self.proc.stderr, "stderr")):
-            callback = (lambda text, tag=tag: self.on_line(tag, text))
+            def callback(text: str, tag: str = tag) -> None:
+                self.on_line(tag, text)
+
             if self.mux is not None:
                 self._readers.append(self.mux.add(stream, callback, name=f"{self.name}-{tag}"))
             else:

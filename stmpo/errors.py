@@ -6,8 +6,8 @@ path) raises ``StmpoError`` with one line naming what and where; the `aefarm` CL
 """
 from __future__ import annotations
 
+from aefarm_common.errors import AefarmError
 
-class StmpoError(Exception):
+
+class StmpoError(AefarmError):
     """Bad input for STMPO (settings, topology map, aerender command); exit code 2 like every aefarm package."""
-
-    exit_code = 2

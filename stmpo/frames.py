@@ -17,6 +17,8 @@ import math
 from collections import deque
 from typing import Deque, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
+from aefarm_common.errors import AefarmError
+
 INT64_MAX = 2 ** 63 - 1
 INT64_MIN = -(2 ** 63)
 
@@ -27,10 +29,8 @@ MATERIALISE_LIMIT = 1_000_000
 _PERIOD_LIMIT = 1 << 16
 
 
-class FrameSpecError(ValueError):
+class FrameSpecError(AefarmError, ValueError):
     """Bad frame spec or bad frame-set request (bad input: exit code 2)."""
-
-    exit_code = 2
 
 
 class Run(NamedTuple):

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from remap.paths import host_os
+from aefarm_common.platforms import host_os
 from stmpo.errors import StmpoError
 
 CpuTuple = Tuple[int, ...]
@@ -175,7 +175,7 @@ def default_processor_groups(numa_nodes: Topology) -> Topology:
 
 def load_numa_map(path: "os.PathLike[str] | str") -> Topology:
     """Read a `--numa-map` JSON file: ``{"nodes": [[0,1,2,3],[4,5,6,7]]}`` or a plain list of lists."""
-    from remap.rules import read_json  # here, not at the top: the pinning launcher imports this module per child
+    from aefarm_common.jsonfile import read_json  # here: the pinning launcher imports this module per child
 
     where = f"NUMA map {path}"
     data = read_json(path, "NUMA map", StmpoError)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from remap.atomic import atomic_write
+from aefarm_common.atomic import atomic_write
 from stmpo.errors import StmpoError
 
 MOVIE_EXTENSIONS = frozenset({".mov", ".mp4", ".avi"})

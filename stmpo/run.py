@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
-from remap.atomic import atomic_write
+from aefarm_common import exitcodes
+from aefarm_common.atomic import atomic_write
 from stmpo import outputs
 from stmpo.aerender import build_command
 from stmpo.affinity import windows_group_affinity
@@ -36,7 +37,6 @@ from stmpo.reader import LineMux
 from stmpo.scheduler import ChunkFailed, Done, Fail, Kill, Scheduler, Start, StopAfter
 
 RECORD_INTERVAL = 1.0  # seconds between descendant snapshots
-EXIT_OK, EXIT_RENDER_FAILED, EXIT_CANCELLED = 0, 4, 130
 TICK_INTERVAL = 0.2  # seconds between scheduler ticks (hand-offs are decided on ticks and frame events)
 
 
@@ -80,11 +80,10 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        """0, 4 (frames missing) or 130 (cancelled): the values of engines.aftereffects.exitcodes (a test keeps
-        them equal; stmpo does not import the engine)."""
+        """0, 4 (frames missing) or 130 (cancelled)."""
         if self.ok:
-            return EXIT_OK
-        return EXIT_CANCELLED if self.cancelled else EXIT_RENDER_FAILED
+            return exitcodes.OK
+        return exitcodes.CANCELLED if self.cancelled else exitcodes.RENDER_FAILED
 
     def to_json(self) -> dict:
         return {

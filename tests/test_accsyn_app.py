@@ -17,16 +17,22 @@ from pathlib import Path
 
 import psutil
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
+from aerender_sim.png import read_frame_png
 from engines.aftereffects.accsyn_errors import AccsynError
-from engines.aftereffects.accsyn_job import (build_app_job, conversion_decision, parse_item, secrets_in,
-                                             share_path_entries, split_arguments)
-from engines.aftereffects.accsyn_local import (APP_FILE, buckets, build_wrapper, read_engine_config,
-                                               taskstatus_frame)
+from engines.aftereffects.accsyn_job import (
+    build_app_job,
+    conversion_decision,
+    parse_item,
+    secrets_in,
+    share_path_entries,
+    split_arguments,
+)
+from engines.aftereffects.accsyn_local import APP_FILE, buckets, build_wrapper, read_engine_config, taskstatus_frame
 from engines.aftereffects.sample_project import write_sample_project
 from stmpo.frames import FrameSet
-from stmpo.sim_png import read_frame_png
 
 TASK_LINE = re.compile(r'^\[task [^\]]+\] (\{"taskstatus": true, "uri": "(-?\d+)", "status": "done"\})$')
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engines.aftereffects.accsyn_errors import AccsynError
 from engines.aftereffects.accsyn_filters import Filter, normalize_filters, parse_filters

@@ -7,8 +7,12 @@ from types import SimpleNamespace as Ref
 import pytest
 
 from engines.aftereffects.accsyn_errors import AccsynError
-from engines.aftereffects.accsyn_payload import (build_payload, dependencies_from_references,
-                                                 mapped_share_paths_from_rules, split_output)
+from engines.aftereffects.accsyn_payload import (
+    build_payload,
+    dependencies_from_references,
+    mapped_share_paths_from_rules,
+    split_output,
+)
 from engines.aftereffects.sample_project import write_sample_project
 from remap.rules import RuleSet
 

@@ -7,11 +7,10 @@ import base64
 import gzip
 import json
 import os
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
-
-import sys
 
 import pytest
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engines.aftereffects import exitcodes
+from aefarm_common import exitcodes
 from stmpo.aerender import build_command, find_aerender, install_version_key
 from stmpo.errors import StmpoError
 
@@ -219,6 +219,7 @@ def test_doctor_with_numa_map_and_bad_map(aefarm, tmp_path):
 
 def test_version_probe_timeout_kills_the_whole_tree(tmp_path):
     import psutil
+
     from stmpo.aerender import probe_version
     pidfile = tmp_path / "grandchild.pid"
     hang = tmp_path / "hang"

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from stmpo import affinity
-from stmpo.affinity import (affinity_support, pinned_command, pinning_preexec, windows_group_affinity)
+from stmpo.affinity import affinity_support, pinned_command, pinning_preexec, windows_group_affinity
 from stmpo.errors import StmpoError
 from stmpo.host import default_processor_groups, windows_groups_from_sizes
 

@@ -6,7 +6,6 @@ code, exactly one stderr line that contains a key word, no traceback, no file cr
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest

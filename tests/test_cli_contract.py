@@ -2,7 +2,9 @@
 import subprocess
 import sys
 
-from engines.aftereffects import __version__, cli, exitcodes
+from aefarm_common import exitcodes
+from aefarm_common.errors import AefarmError
+from engines.aftereffects import __version__, cli
 
 
 def test_version_prints_package_version(aefarm):
@@ -27,8 +29,8 @@ def test_missing_subcommand_is_one_line_exit_2(aefarm):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-class _Known(Exception):
-    exit_code = 2
+class _Known(AefarmError):
+    pass
 
 
 def _fake_command(exc):

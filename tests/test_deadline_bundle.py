@@ -10,14 +10,19 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fonts_helpers import DEJAVU_SANS, child_env, copy_font, make_variant
 
 from engines.aftereffects import deadline_actions as actions
-from engines.aftereffects.deadline_bundle import (BundleError, BundleRequest, check_frames, check_output_pattern,
-                                                  parameter_values, template_path)
+from engines.aftereffects.deadline_bundle import (
+    BundleError,
+    BundleRequest,
+    check_frames,
+    check_output_pattern,
+    parameter_values,
+    template_path,
+)
 from engines.aftereffects.sample_project import write_sample_project
 from stmpo.frames import FrameSet
-
-from fonts_helpers import DEJAVU_SANS, child_env, copy_font, make_variant
 
 BIN = Path(sys.executable).parent
 
@@ -174,8 +179,8 @@ def test_deadline_bundle_info_reads_a_generated_bundle(shot, aefarm):
 
 # --------------------------------------------------------------------------------------------------- submit
 def test_submit_without_the_deadline_cli_says_how_to_install_it(shot, monkeypatch):
-    from engines.aftereffects.commands import deadline as command
     from engines.aftereffects.cli import build_parser
+    from engines.aftereffects.commands import deadline as command
 
     monkeypatch.setattr(command, "deadline_cli", lambda: None)
     args = build_parser().parse_args(["deadline", "submit", str(shot["project"]), "--comp", "Main", "--frames",
@@ -187,8 +192,8 @@ def test_submit_without_the_deadline_cli_says_how_to_install_it(shot, monkeypatc
 
 
 def test_submit_runs_deadline_bundle_submit_on_the_written_bundle(shot, monkeypatch):
-    from engines.aftereffects.commands import deadline as command
     from engines.aftereffects.cli import build_parser
+    from engines.aftereffects.commands import deadline as command
 
     record = shot["root"] / "argv.json"
     fake = shot["root"] / "deadline"

@@ -5,19 +5,27 @@ Every test gets its own HOME (fontconfig and aefarm both read it), so nothing to
 from __future__ import annotations
 
 import json
-import signal
 import shutil
+import signal
 import textwrap
 from pathlib import Path
 
 import pytest
+from fonts_helpers import (
+    DEJAVU_SANS,
+    DEJAVU_SERIF,
+    XDG_VARIABLES,
+    child_env,
+    copy_font,
+    fc_families,
+    make_variant,
+    python_child,
+)
 
+from aefarm_common.userdirs import default_state_dir
 from fonts.errors import FontError
 from fonts.install import install, installed, list_installed, remove
-from fonts.manifest import default_state_dir, load_manifest
-
-from fonts_helpers import (DEJAVU_SANS, DEJAVU_SERIF, XDG_VARIABLES, child_env, copy_font, fc_families,
-                           make_variant, python_child)
+from fonts.manifest import load_manifest
 
 pytestmark = pytest.mark.skipif(shutil.which("fc-list") is None or not DEJAVU_SANS.exists(),
                                 reason="needs fontconfig and fonts-dejavu-core")

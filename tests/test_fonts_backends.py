@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from fonts_helpers import DEJAVU_SANS, DEJAVU_SERIF, copy_font, make_variant
 
+from aefarm_common.userdirs import default_state_dir
 from fonts.backends import backend_for
 from fonts.backends.linux import LinuxBackend
 from fonts.backends.mac import MacBackend
@@ -18,9 +20,7 @@ from fonts.backends.windows import FONTS_KEY, WindowsBackend, WindowsOsCalls, re
 from fonts.errors import FontError
 from fonts.inspect import read_font
 from fonts.install import install, list_installed, remove
-from fonts.manifest import default_state_dir, load_manifest
-
-from fonts_helpers import DEJAVU_SANS, DEJAVU_SERIF, copy_font, make_variant
+from fonts.manifest import load_manifest
 
 pytestmark = pytest.mark.skipif(not DEJAVU_SANS.exists(), reason="needs fonts-dejavu-core")
 

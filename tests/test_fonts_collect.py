@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from fonts_helpers import DEJAVU, DEJAVU_SANS, DEJAVU_SERIF, copy_font, make_variant
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,8 +14,6 @@ from fonts.collect import collect, find_fonts, parse_font_list
 from fonts.errors import FontError
 from fonts.filenames import MAX_NAME_LENGTH, inside, safe_font_file_name, unique_variant, write_new_file
 from fonts.inspect import FONT_EXTENSIONS, name_key, read_font, sniff
-
-from fonts_helpers import DEJAVU, DEJAVU_SANS, DEJAVU_SERIF, copy_font, make_variant
 
 pytestmark = pytest.mark.skipif(not DEJAVU_SANS.exists(), reason="needs fonts-dejavu-core")
 

@@ -1,9 +1,15 @@
 """FrameSet: every grammar form, every bad spec, and the laws (round trips, partitions, set algebra)."""
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stmpo.frames import (
-    INT64_MAX, FrameSet, FrameSpecError, Run, _canonical, aws_batch_slice_from_env,
+    INT64_MAX,
+    FrameSet,
+    FrameSpecError,
+    Run,
+    _canonical,
+    aws_batch_slice_from_env,
 )
 
 F = FrameSet.parse

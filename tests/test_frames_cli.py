@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from engines.aftereffects import exitcodes
+from aefarm_common import exitcodes
 
 BATCH = ("AWS_BATCH_JOB_ARRAY_INDEX", "AWS_BATCH_JOB_ARRAY_SIZE")
 

@@ -6,8 +6,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stmpo.lines import (
-    AeWarning, CompFinished, CompStarted, FatalError, FrameRendered, LineSplitter, TotalTime, decode_line,
-    parse_duration, parse_line, timecode_to_frame,
+    AeWarning,
+    CompFinished,
+    CompStarted,
+    FatalError,
+    FrameRendered,
+    LineSplitter,
+    TotalTime,
+    decode_line,
+    parse_duration,
+    parse_line,
+    timecode_to_frame,
 )
 
 # ---------------------------------------------------------------------------------------------------------------

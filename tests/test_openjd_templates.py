@@ -14,13 +14,19 @@ from typing import Dict, List
 
 import pytest
 import yaml
-from openjd.model import (RevisionExtensions, SpecificationRevision, StepParameterSpaceIterator, create_job,
-                          decode_job_template, preprocess_job_parameters)
+from openjd.model import (
+    RevisionExtensions,
+    SpecificationRevision,
+    StepParameterSpaceIterator,
+    create_job,
+    decode_job_template,
+    preprocess_job_parameters,
+)
 
+from aerender_sim.png import read_frame_png
 from engines.aftereffects.deadline_bundle import template_path
 from engines.aftereffects.sample_project import write_sample_project
 from stmpo.frames import FrameSet
-from stmpo.simulator import read_frame_png
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

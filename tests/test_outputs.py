@@ -8,12 +8,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
+from aerender_sim.worker import expand_output, sequence_template
 from stmpo import outputs
 from stmpo.errors import StmpoError
 from stmpo.outputs import OutputPattern, Staging
-from stmpo.sim_worker import expand_output, sequence_template
 
 FFMPEG = shutil.which("ffmpeg")
 needs_ffmpeg = pytest.mark.skipif(FFMPEG is None or shutil.which("ffprobe") is None, reason="ffmpeg not installed")

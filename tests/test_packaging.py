@@ -6,10 +6,10 @@ import sys
 import zipfile
 
 import pytest
-
 from conftest import REPO
 
-PACKAGES = ("engines", "engines/aftereffects", "engines/aftereffects/commands", "remap", "stmpo", "fonts")
+PACKAGES = ("aefarm_common", "aerender_sim", "engines", "engines/aftereffects", "engines/aftereffects/commands", "remap",
+            "stmpo", "fonts")
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def test_wheel_declares_console_scripts(wheel):
     entry_points = next(n for n in wheel.namelist() if n.endswith(".dist-info/entry_points.txt"))
     text = wheel.read(entry_points).decode()
     assert re.search(r"^aefarm\s*=\s*engines\.aftereffects\.cli:main\s*$", text, re.M), text
-    assert re.search(r"^aerender-sim\s*=\s*stmpo\.simulator:main\s*$", text, re.M), text
+    assert re.search(r"^aerender-sim\s*=\s*aerender_sim\.launcher:main\s*$", text, re.M), text
 
 
 def test_wheel_ships_the_openjd_templates_as_data(wheel):

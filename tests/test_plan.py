@@ -5,11 +5,21 @@ import json
 from collections import Counter
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stmpo.errors import StmpoError
-from stmpo.host import (Host, cgroup_memory, cpus_from_group_mask, default_processor_groups, detect_host, format_cpus,
-                        load_numa_map, parse_cpulist, windows_groups_from_sizes)
+from stmpo.host import (
+    Host,
+    cgroup_memory,
+    cpus_from_group_mask,
+    default_processor_groups,
+    detect_host,
+    format_cpus,
+    load_numa_map,
+    parse_cpulist,
+    windows_groups_from_sizes,
+)
 from stmpo.plan import PlanSettings, apportion, assign_blocks, make_plan
 
 GIB = 1024 ** 3

@@ -13,7 +13,14 @@ import pytest
 from stmpo.frames import FrameSet
 from stmpo.lines import LineSplitter
 from stmpo.progress import (
-    AccsynReporter, BarReporter, ChildLogs, LogReporter, OpenJDReporter, OutputWriter, Redactor, format_percent,
+    AccsynReporter,
+    BarReporter,
+    ChildLogs,
+    LogReporter,
+    OpenJDReporter,
+    OutputWriter,
+    Redactor,
+    format_percent,
     make_reporter,
 )
 from stmpo.reader import pump, start_pump

@@ -11,16 +11,15 @@ import sys
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from remap_helpers import FIXTURE, MAKE_AEPX, RULE_PAIRS, expressions, file_references, masked, parse_safely
 
+from aefarm_common.atomic import atomic_write
 from engines.aftereffects.sample_project import sample_project_text
 from remap import aepx
 from remap.aepx import convert_aepx, convert_aepx_stream
-from remap.atomic import atomic_write
 from remap.convert import ConvertResult, convert, detect_kind
 from remap.errors import RemapError
 from remap.rules import RuleSet
-from remap_helpers import (FIXTURE, MAKE_AEPX, RULE_PAIRS, expressions, file_references, masked,
-                                 parse_safely)
 
 RULES = RuleSet.from_cli(RULE_PAIRS)
 

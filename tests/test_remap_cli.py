@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import json
 
+from remap_helpers import file_references, masked, parse_safely
+
 from engines.aftereffects.sample_project import sample_project_text, write_sample_project
-from remap_helpers import masked, parse_safely, file_references
 
 
 def test_remap_writes_output_and_report(aefarm, tmp_path):

@@ -6,6 +6,7 @@ import io
 import os
 
 import pytest
+from remap_helpers import FIXTURE, RULE_PAIRS, masked
 
 from engines.aftereffects.sample_project import sample_project_text
 from remap import aepx, copyout
@@ -14,7 +15,6 @@ from remap.convert import convert
 from remap.copyout import SpanWriter
 from remap.errors import RemapError
 from remap.rules import RuleSet
-from remap_helpers import FIXTURE, RULE_PAIRS, masked
 
 RULES = RuleSet.from_cli(RULE_PAIRS)
 SOURCE = bytes(range(256)) * 200  # 50 KiB, every byte value

@@ -5,7 +5,8 @@ import json
 import string
 
 import pytest
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from remap.errors import RemapError
 from remap.paths import ae_platform, parse_path, path_os, path_to_uri, uri_to_path

@@ -4,12 +4,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from remap_helpers import FIXTURE, RULE_PAIRS
 
 from engines.aftereffects.sample_project import write_sample_project
 from remap.errors import RemapError
 from remap.rules import RuleSet
 from remap.scan import Reference, missing_footage, scan
-from remap_helpers import FIXTURE, RULE_PAIRS
 
 
 @pytest.fixture

@@ -6,12 +6,12 @@ import codecs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from remap_helpers import RULE_PAIRS
 
 from remap.convert import convert
 from remap.errors import RemapError
 from remap.rules import RuleSet
 from remap.text import convert_text_bytes, js_units, map_text, path_spans, plain_units, rebuild, xml_units
-from remap_helpers import RULE_PAIRS
 
 RULES = RuleSet.from_cli(RULE_PAIRS)
 

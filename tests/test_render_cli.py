@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from engines.aftereffects import exitcodes
+from aefarm_common import exitcodes
+from aerender_sim.png import read_frame_png
 from engines.aftereffects.sample_project import write_sample_project
-from stmpo.simulator import read_frame_png
 
 
 @pytest.fixture
@@ -102,7 +102,7 @@ def test_demo(aefarm, tmp_path):
     frames = tmp_path / "demo" / "frames"
     assert sorted(p.name for p in frames.iterdir()) == [f"Main_{f:05d}.png" for f in range(1, 49, 2)]
     assert f"demo: 24 frames in {frames}" in proc.stdout
-    assert "24 of 24 frames are complete PNGs" in proc.stdout
+    assert all(read_frame_png(frames / f"Main_{f:05d}.png")["frame"] == f for f in range(1, 49, 2))
     assert "remap: wrote" in proc.stdout
     report = json.loads((tmp_path / "demo" / "report.json").read_text())
     assert report["ok"] and report["plan"]["concurrency"] == 4

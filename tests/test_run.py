@@ -14,7 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from engines.aftereffects import exitcodes
+from aefarm_common import exitcodes
+from aerender_sim.png import read_frame_png
 from engines.aftereffects.job import Job
 from engines.aftereffects.sample_project import write_sample_project
 from stmpo import outputs
@@ -22,7 +23,6 @@ from stmpo.frames import FrameSet
 from stmpo.plan import Plan, PlanSettings
 from stmpo.progress import OutputWriter, make_reporter
 from stmpo.run import RunOptions, invocation_frames, run
-from stmpo.simulator import read_frame_png
 
 pytestmark = pytest.mark.slow
 FAST = {"AERENDER_SIM_FRAME_SECONDS": "0.01"}
@@ -288,6 +288,7 @@ time.sleep(60)
 
 def _start_tree(mode):
     import threading
+
     from stmpo.children import ChildProcess
 
     lines, ready = [], threading.Event()
@@ -335,6 +336,7 @@ def test_a_grandchild_that_left_the_group_is_reaped_through_the_recorded_descend
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="Linux CPU affinity")
 def test_children_are_pinned_before_they_run():
     import threading
+
     from stmpo.children import ChildProcess
 
     lines, done = [], threading.Event()
@@ -345,10 +347,14 @@ def test_children_are_pinned_before_they_run():
     assert lines == ["[0]"]
 
 
-def test_report_exit_codes_match_the_cli():
-    from stmpo import run as run_module
+def test_report_exit_codes_are_the_cli_exit_codes():
+    from stmpo.frames import FrameSet
+    from stmpo.run import RunReport
 
-    assert (run_module.EXIT_OK, run_module.EXIT_RENDER_FAILED, run_module.EXIT_CANCELLED) == (
+    def code(**kw):
+        return RunReport(missing=FrameSet.from_frames([]), chunks=[], **kw).exit_code
+
+    assert (code(ok=True), code(ok=False), code(ok=False, cancelled=True)) == (
         exitcodes.OK, exitcodes.RENDER_FAILED, exitcodes.CANCELLED)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from lxml import etree
 
 from engines.aftereffects.sample_project import NAMESPACE, sample_project_text, write_sample_project

@@ -6,10 +6,18 @@ import os
 from typing import Callable, Dict, List, Optional, Set
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stmpo.scheduler import (
-    ChunkFailed, Done, Fail, Kill, Scheduler, Start, StopAfter, split_even,
+    ChunkFailed,
+    Done,
+    Fail,
+    Kill,
+    Scheduler,
+    Start,
+    StopAfter,
+    split_even,
 )
 
 

@@ -14,9 +14,11 @@ from pathlib import Path
 import psutil
 import pytest
 
+from aerender_sim import png as sim_png
+from aerender_sim import worker as sim_worker
+from aerender_sim.launcher import KnobError, UsageError, parse_args, read_knobs, render_request
+from aerender_sim.png import read_frame_png
 from engines.aftereffects.sample_project import write_sample_project
-from stmpo import sim_png, sim_worker
-from stmpo.simulator import KnobError, UsageError, parse_args, read_frame_png, read_knobs, render_request
 
 POSIX = os.name == "posix"
 KNOBS = ["AERENDER_SIM_STARTUP", "AERENDER_SIM_FRAME_SECONDS", "AERENDER_SIM_COST_MAP", "AERENDER_SIM_BURN_CPU",
@@ -167,7 +169,7 @@ def test_help_names_a_test_instrument_and_every_knob(sim):
 
 
 def test_version_and_module_entry_point(work):
-    proc = subprocess.run([sys.executable, "-m", "stmpo.simulator", "-version"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "aerender_sim.launcher", "-version"], capture_output=True, text=True,
                           cwd=work, env=sim_env())
     assert proc.returncode == 0 and proc.stdout == "aerender version 24.6x67\n"
 
@@ -354,7 +356,7 @@ def test_killing_the_process_group_leaves_no_process(aerender_sim, work):
         wait_for(lambda: (work / "out" / "f_00001.png").exists())
         procs = tree(proc.pid)
         cmdlines = [" ".join(p.cmdline()) for p in procs]
-        assert len(procs) == 3 and "stmpo.sim_worker" in cmdlines[1] and "aerender-sim-grandchild" in cmdlines[2]
+        assert len(procs) == 3 and "aerender_sim.worker" in cmdlines[1] and "aerender-sim-grandchild" in cmdlines[2]
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
         gone, alive = psutil.wait_procs(procs, timeout=10)

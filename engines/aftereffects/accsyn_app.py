@@ -77,7 +77,7 @@ def probe() -> int:
 
 def _write_pid(data_file: str) -> None:
     """``process.pid`` beside the data file: the daemon's handle on this process."""
-    from remap.atomic import atomic_write
+    from aefarm_common.atomic import atomic_write
 
     folder = os.path.dirname(os.path.abspath(data_file))
     with atomic_write(os.path.join(folder, "process.pid"), mode="w") as handle:
@@ -99,6 +99,7 @@ def _cancel_on_sigterm() -> None:
 def run_task(data_file: str, dev: bool = False) -> int:
     _say(f"Accsyn PID({os.getpid()})")  # first, before anything can fail: the daemon's handle on this process
     try:
+        from aefarm_common.errors import describe
         from engines.aftereffects.accsyn_job import build_app_job, load_wrapper, secrets_in
         from engines.aftereffects.render import render_job
         from stmpo.progress import AccsynReporter, OutputWriter, Redactor
@@ -130,17 +131,13 @@ def run_task(data_file: str, dev: bool = False) -> int:
         reporter.message("cancelled before the render started", public=True)
         return 130
     except Exception as exc:  # one clear public line; the daemon shows it to the user
-        code = getattr(exc, "exit_code", None)
         if dev:
             import traceback
 
             traceback.print_exc()
-        text = " ".join(str(exc).split()) or type(exc).__name__
-        if isinstance(code, int):
-            reporter.message(f"error: {text}", public=True)
-            return code
-        reporter.message(f"internal error: {type(exc).__name__}: {text}", public=True)
-        return 1
+        outcome = describe(exc)
+        reporter.message(f"{'internal error' if outcome.internal else 'error'}: {outcome.line}", public=True)
+        return outcome.exit_code
     finally:
         reporter.close()
         writer.close()

@@ -4,8 +4,8 @@ Separate module so that the pure parts (filters, payload) do not import the exec
 """
 from __future__ import annotations
 
+from aefarm_common.errors import AefarmError
 
-class AccsynError(ValueError):
+
+class AccsynError(AefarmError, ValueError):
     """Bad accsyn input (payload, data.json, filter, work item): one line naming what and where."""
-
-    exit_code = 2

@@ -21,11 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+from aefarm_common.jsonfile import read_json
+from aefarm_common.platforms import normalize_os
 from engines.aftereffects.accsyn_errors import AccsynError
 from engines.aftereffects.job import Job
 from remap.errors import RemapError
-from remap.paths import normalize_os, os_family, parse_path
-from remap.rules import Rule, RuleSet, read_json
+from remap.paths import os_family, parse_path
+from remap.rules import Rule, RuleSet
 from remap.shares import resolve_share_path, validate_shares
 from stmpo.frames import FrameSet, FrameSpecError
 from stmpo.plan import PlanSettings

@@ -2,8 +2,8 @@
 
 Error contract (every subcommand follows it, so pipelines can rely on it):
 - bad arguments or bad input: exactly one line on stderr naming the problem, exit 2 (``exitcodes.BAD_INPUT``);
-- an exception carrying an ``exit_code`` attribute is a known failure: its message is printed as one line and the
-  process exits with that code (each package defines its own error base class with ``exit_code = 2``);
+- an ``aefarm_common.errors.AefarmError`` (every package's error derives from it) is a known failure: its message is
+  printed as one line and the process exits with its ``exit_code``; ``describe`` is the one translator;
 - anything else is an internal error: one line, exit 1; ``--debug`` shows the traceback.
 """
 from __future__ import annotations
@@ -15,7 +15,9 @@ import sys
 import traceback
 from typing import List, Optional, Sequence
 
-from engines.aftereffects import __version__, commands, exitcodes
+from aefarm_common import exitcodes
+from aefarm_common.errors import describe
+from engines.aftereffects import __version__, commands
 
 PROG = "aefarm"
 
@@ -52,11 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv_list: List[str] = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv_list[: argv_list.index("--")] if "--" in argv_list else "--debug" in argv_list
@@ -69,20 +66,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return exitcodes.CANCELLED
     except SystemExit:
         raise
-    except Exception as exc:  # the one place that turns exceptions into exit codes
+    except Exception as exc:
         if debug:
             traceback.print_exc()
-        code = getattr(exc, "exit_code", None)
-        if isinstance(code, int):
-            print(f"{PROG}: error: {one_line(exc)}", file=sys.stderr)
-            return code
-        if isinstance(exc, OSError) and exc.filename is not None:
-            print(f"{PROG}: error: {exc.strerror or one_line(exc)}: {exc.filename}", file=sys.stderr)
-            return exitcodes.BAD_INPUT
-        hint = "" if debug else " (run with --debug for the traceback)"
-        print(f"{PROG}: internal error: {type(exc).__name__}: {one_line(exc)}{hint}", file=sys.stderr)
-        return exitcodes.INTERNAL
-
+        outcome = describe(exc)  # the one translator of exceptions into exit codes (the accsyn app uses it too)
+        if outcome.internal:
+            hint = "" if debug else " (run with --debug for the traceback)"
+            print(f"{PROG}: internal error: {outcome.line}{hint}", file=sys.stderr)
+        else:
+            print(f"{PROG}: error: {outcome.line}", file=sys.stderr)
+        return outcome.exit_code
 
 if __name__ == "__main__":
     sys.exit(main())

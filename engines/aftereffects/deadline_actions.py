@@ -17,9 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from engines.aftereffects.deadline_bundle import (BundleError, check_frames, check_movie_name, check_output_pattern,
-                                                  movie_extension, output_folders)
-from remap.atomic import atomic_write
+from aefarm_common.atomic import atomic_write
+from engines.aftereffects.deadline_bundle import (
+    BundleError,
+    check_frames,
+    check_movie_name,
+    check_output_pattern,
+    movie_extension,
+    output_folders,
+)
 from stmpo.frames import FrameSet
 from stmpo.outputs import OutputPattern, segment_name
 

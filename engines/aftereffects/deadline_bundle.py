@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from remap.atomic import current_umask
+from aefarm_common.atomic import current_umask
+from aefarm_common.errors import AefarmError
 from stmpo.frames import FrameSet, FrameSpecError
 from stmpo.outputs import MOVIE_EXTENSIONS
 
@@ -29,10 +30,8 @@ DEFAULT_CHUNK_SIZES = {"image": 10, "video": 50}
 _TOKEN_HASHES = "[#"
 
 
-class BundleError(ValueError):
+class BundleError(AefarmError, ValueError):
     """Bad input for a Deadline bundle or an OpenJD action (one line; the CLI exits 2)."""
-
-    exit_code = 2
 
 
 # --------------------------------------------------------------------------------------------------- validation
@@ -254,7 +253,7 @@ def asset_references(project: Path, references: Iterable[object], output_dir: Pa
     directories: List[str] = []
     referenced: List[str] = []
     for ref in references:
-        kind, raw, exists = getattr(ref, "kind"), getattr(ref, "raw"), getattr(ref, "exists")
+        kind, raw, exists = ref.kind, ref.raw, ref.exists
         if kind == "output":
             continue  # the project's own render-queue output: the job writes to OutputDir instead
         if kind == "text-layer":

@@ -21,17 +21,17 @@ import re
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Union
 
-from remap.paths import POSIX, host_os, normalize_os, path_os
-from remap.rules import read_json
+from aefarm_common.errors import AefarmError
+from aefarm_common.jsonfile import read_json
+from aefarm_common.platforms import host_os, normalize_os
+from remap.paths import POSIX, path_os
 
 SECTIONS = ("common", "linux", "mac", "windows")
 _VAR = re.compile(r"\$(\$)?\{([^{}$]*)\}")
 
 
-class EnvError(ValueError):
+class EnvError(AefarmError, ValueError):
     """A bad environment dictionary; the one-line message names the key (and file) at fault."""
-
-    exit_code = 2
 
 
 def current_os() -> str:

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple, Union
 
-from remap.atomic import atomic_write
+from aefarm_common.atomic import atomic_write
 
 NAMESPACE = "http://www.adobe.com/products/aftereffects"
 

@@ -5,9 +5,9 @@ import os
 from pathlib import Path
 from typing import Optional
 
+from aefarm_common.platforms import host_os
 from fonts.backends.base import FontBackend
 from fonts.errors import FontError
-from remap.paths import host_os
 
 FONTS_DIR_ENV = "AEFARM_FONTS_DIR"
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Set
 
-from engines.aftereffects import exitcodes
+from aefarm_common import exitcodes
 from engines.aftereffects.accsyn_errors import AccsynError
 from engines.aftereffects.commands._argtypes import whole_number
 
@@ -111,7 +111,7 @@ class LocalRunner:
             _stop(proc)
 
     def run(self) -> List[TaskResult]:
-        from remap.atomic import atomic_write
+        from aefarm_common.atomic import atomic_write
         from engines.aftereffects.accsyn_local import APP_FILE
 
         self.app = APP_FILE
@@ -174,7 +174,7 @@ def _stop(proc: subprocess.Popen) -> None:
     """Ask an app to cancel: it terminates its aerender trees and exits 130 (never a hard kill from here)."""
     try:
         if os.name == "nt":
-            proc.send_signal(getattr(signal, "CTRL_BREAK_EVENT"))
+            proc.send_signal(signal.CTRL_BREAK_EVENT)
         else:
             proc.send_signal(signal.SIGTERM)
     except (OSError, ValueError):
@@ -182,8 +182,14 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from engines.aftereffects.accsyn_local import (build_wrapper, bucket_size, buckets, load_payload,
-                                                   payload_range, read_engine_config)
+    from engines.aftereffects.accsyn_local import (
+        bucket_size,
+        buckets,
+        build_wrapper,
+        load_payload,
+        payload_range,
+        read_engine_config,
+    )
     from remap.shares import load_node_sharepaths, load_shares
     from stmpo.frames import FrameSet
     from stmpo.progress import OutputWriter
@@ -276,8 +282,11 @@ def _restore_signals(previous: Dict[int, Any]) -> None:
 # ================================================================================================ submit
 def build_submission(args: argparse.Namespace) -> tuple:
     """``(payload, warnings)`` from the submit options. Bad input raises an exit_code-2 error (one line)."""
-    from engines.aftereffects.accsyn_payload import (build_payload, dependencies_from_references,
-                                                     mapped_share_paths_from_rules)
+    from engines.aftereffects.accsyn_payload import (
+        build_payload,
+        dependencies_from_references,
+        mapped_share_paths_from_rules,
+    )
     from engines.aftereffects.envs import current_os, load_env_file
     from remap.cli_args import load_accsyn_mappings, rules_from_args
     from remap.errors import RemapError

@@ -15,7 +15,7 @@ import shutil
 import sys
 from typing import Any, Dict, List, Optional
 
-from engines.aftereffects import exitcodes
+from aefarm_common import exitcodes
 from stmpo.aerender import find_aerender
 from stmpo.affinity import affinity_support
 from stmpo.host import Host, detect_host, format_cpus, load_numa_map

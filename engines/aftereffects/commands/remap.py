@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from engines.aftereffects import exitcodes
-from remap.atomic import atomic_write
+from aefarm_common import exitcodes
+from aefarm_common.atomic import atomic_write
 from remap.cli_args import add_rule_arguments, rules_from_args
 from remap.convert import convert
 from remap.errors import RemapError

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-from engines.aftereffects import exitcodes
+from aefarm_common import exitcodes
 from engines.aftereffects.commands._argtypes import number, whole_number
 from engines.aftereffects.job import Job
 from remap.cli_args import add_rule_arguments, rules_from_args

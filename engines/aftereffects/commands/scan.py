@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Sequence
 
-from engines.aftereffects import exitcodes
+from aefarm_common import exitcodes
 from remap.cli_args import add_rule_arguments, rules_from_args
 from remap.scan import Reference, missing_footage, scan
 

@@ -1,6 +1,6 @@
 """`aerender-sim`: a TEST INSTRUMENT that stands in for Adobe's aerender where After Effects cannot run.
 
-This module is the launcher (what aerender is): it checks the flags, starts the worker process (`stmpo.sim_worker`,
+This module is the launcher (what aerender is): it checks the flags, starts the worker process (`aerender_sim.worker`,
 what After Effects is), relays the worker's lines in aerender's stdout shape and exits with the worker's status. It
 imports nothing heavy, so a farm of sixteen simulated children starts quickly; the worker pays for lxml.
 """
@@ -15,8 +15,8 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from stmpo.sim_png import read_frame_png  # noqa: F401  (public: stmpo.simulator.read_frame_png)
-from stmpo.sim_worker import CONTROL
+from aerender_sim.records import append_record
+from aerender_sim.worker import CONTROL
 
 VERSION_LINE = "aerender version 24.6x67"
 
@@ -274,16 +274,6 @@ def read_knobs(env: Dict[str, str]) -> Dict[str, object]:
 
 # ---------------------------------------------------------------- effects
 
-def append_record(path: str, record: Dict[str, object]) -> None:
-    """One JSON line, appended with a single write so concurrent invocations never interleave within a line."""
-    data = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-
-
 class Emitter:
     """The launcher's one writer: stdout (flushed per line) and the -log file, with the chosen line ends."""
 
@@ -368,7 +358,7 @@ def _launch(request: Dict[str, object], knobs: Dict[str, object], full_argv: Lis
     # the start-up knob is the whole launch cost, so the worker counts this launcher's own start against it
     config = dict(request, knobs=knobs, argv=full_argv, launched_at=LAUNCHED_AT)
     # same process group on purpose: killing the group reaches the worker, killing only this pid orphans it
-    proc = subprocess.Popen([sys.executable, "-m", "stmpo.sim_worker", json.dumps(config)],
+    proc = subprocess.Popen([sys.executable, "-m", "aerender_sim.worker", json.dumps(config)],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
     state["worker_pid"] = proc.pid
     frames: List[int] = state["frames"]  # type: ignore[assignment]

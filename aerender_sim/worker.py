@@ -1,9 +1,9 @@
 """The aerender simulator's worker process: the stand-in for After Effects itself (a TEST INSTRUMENT).
 
-The launcher (`stmpo.simulator`) starts this module as a separate process, exactly as Adobe's aerender starts After
-Effects, and relays what it prints. It reads the project, checks footage, renders frames to real PNGs (or pipes them
-to ffmpeg for movies) and injects the faults the environment asks for. It writes its lines to fd 1 unbuffered and
-keeps rendering when the launcher is gone (the orphan hazard an orchestrator must handle).
+The launcher (`aerender_sim.launcher`) starts this module as a separate process, exactly as Adobe's aerender
+starts After Effects, and relays what it prints. It reads the project, checks footage, renders frames to real PNGs
+(or pipes them to ffmpeg for movies) and injects the faults the environment asks for. It writes its lines to fd 1
+unbuffered and keeps rendering when the launcher is gone (the orphan hazard an orchestrator must handle).
 
 Lines starting with CONTROL are a private protocol to the launcher (frames written), never shown to users.
 """
@@ -19,8 +19,9 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from stmpo import sim_png
-from stmpo.sim_project import Project, SimProjectError, footage_exists, load_project
+from aerender_sim import png as sim_png
+from aerender_sim.project import Project, SimProjectError, footage_exists, load_project
+from aerender_sim.records import append_record
 
 CONTROL = "\x1e"
 MOVIE_CODECS = {
@@ -389,10 +390,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             grandchild.wait()
     if out.orphaned and knobs.get("record"):
         # the launcher is gone and cannot write this invocation's record: leave one that says so
-        from stmpo.simulator import append_record
         append_record(knobs["record"], {"argv": config["argv"], "launcher_pid": launcher_pid,
                                         "worker_pid": os.getpid(), "start": config["start"], "end": config["end"],
-                                        "frames": out.frames, "exit_code": None, "orphaned": True, "worker_exit_code": code})
+                                        "frames": out.frames, "exit_code": None, "orphaned": True,
+                                        "worker_exit_code": code})
     return code
 
 
