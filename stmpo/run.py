@@ -35,30 +35,10 @@ from stmpo.frames import FrameSet
 from stmpo.lines import CompStarted, FatalError, FrameRendered, parse_line
 from stmpo.reader import LineMux
 from stmpo.scheduler import ChunkFailed, Done, Fail, Kill, Scheduler, Start, StopAfter
+from stmpo.settings import RunOptions
 
 RECORD_INTERVAL = 1.0  # seconds between descendant snapshots
 TICK_INTERVAL = 0.2  # seconds between scheduler ticks (hand-offs are decided on ticks and frame events)
-
-
-@dataclass
-class RunOptions:
-    """How the executor runs (the plan says how many children and where)."""
-
-    schedule: str = "dynamic"
-    retries: int = 1
-    fail_fast: bool = False
-    min_chunk: int = 2
-    startup_timeout: float = 600.0  # seconds from a child's start to its first progress line
-    stall_timeout: float = 1800.0  # seconds between progress lines once rendering (a frame can take many minutes)
-    kill_grace: float = 5.0  # seconds between SIGTERM and SIGKILL
-    stagger: float = 0.0  # seconds between child starts (0: all at once)
-    scratch: Optional[Path] = None
-    resume: bool = False
-    report: Optional[Path] = None
-    ffmpeg: Optional[str] = None
-    use_increment: bool = False
-    handoff: bool = True  # start a thief while the slot's child renders its last seconds (hides the start-up)
-    tick: float = 0.1
 
 
 @dataclass

@@ -112,7 +112,7 @@ def _job(tmp_path, project, aerender_sim, **kw):
     from engines.aftereffects.job import Job
     from stmpo.frames import FrameSet
     from stmpo.plan import PlanSettings
-    from stmpo.run import RunOptions
+    from stmpo.settings import RunOptions
 
     return Job(project=project, output=str(tmp_path / "out" / "[compName]_[####].png"), frames=FrameSet.parse("1-4"),
                comp="Main", aerender=aerender_sim, settings=PlanSettings(concurrency=2, affinity=False),

@@ -22,7 +22,8 @@ from stmpo import outputs
 from stmpo.frames import FrameSet
 from stmpo.plan import Plan, PlanSettings
 from stmpo.progress import OutputWriter, make_reporter
-from stmpo.run import RunOptions, invocation_frames, run
+from stmpo.run import invocation_frames, run
+from stmpo.settings import RunOptions
 
 pytestmark = pytest.mark.slow
 FAST = {"AERENDER_SIM_FRAME_SECONDS": "0.01"}

@@ -32,7 +32,7 @@ from remap.shares import resolve_share_path, validate_shares
 from stmpo.frames import FrameSet, FrameSpecError
 from stmpo.plan import PlanSettings
 from stmpo.progress import SECRET_NAME, secret_values
-from stmpo.run import RunOptions
+from stmpo.settings import RunOptions
 
 CONVERSION_MODES = ("always", "platform", "never", "auto")
 DEFAULT_OUTPUT_TEMPLATE = "[compName]_[#####].png"

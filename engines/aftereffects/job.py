@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Tuple
 from remap.rules import RuleSet
 from stmpo.frames import FrameSet
 from stmpo.plan import PlanSettings
-from stmpo.run import RunOptions
+from stmpo.settings import RunOptions
 
 
 @dataclass

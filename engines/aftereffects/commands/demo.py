@@ -58,7 +58,7 @@ def build_demo(folder: Path, frame_seconds: float = 0.05) -> Job:
     from remap.rules import RuleSet
     from stmpo.frames import FrameSet
     from stmpo.plan import PlanSettings
-    from stmpo.run import RunOptions
+    from stmpo.settings import RunOptions
 
     folder.mkdir(parents=True, exist_ok=True)
     local_root = folder / "local"

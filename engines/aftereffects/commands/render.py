@@ -22,7 +22,7 @@ from stmpo.errors import StmpoError
 from stmpo.frames import FrameSet, aws_batch_slice_from_env
 from stmpo.plan import PlanSettings
 from stmpo.progress import REPORTER_KINDS, OutputWriter, make_reporter, secret_values
-from stmpo.run import RunOptions
+from stmpo.settings import RunOptions
 
 OS_NAMES = ("windows", "mac", "linux")
 

@@ -1,0 +1,31 @@
+"""How the executor runs a render: the settings of one STMPO run (the plan says how many children and where).
+
+These defaults are the one definition of each value: the option table of the engine
+(`engines/aftereffects/options.py`) reads them for the CLI, the accsyn app and the OpenJD templates.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+
+@dataclass
+class RunOptions:
+    """How the executor runs (the plan says how many children and where)."""
+
+    schedule: str = "dynamic"
+    retries: int = 1
+    fail_fast: bool = False
+    min_chunk: int = 2
+    startup_timeout: float = 600.0  # seconds from a child's start to its first progress line
+    stall_timeout: float = 1800.0  # seconds between progress lines once rendering (a frame can take many minutes)
+    kill_grace: float = 5.0  # seconds between SIGTERM and SIGKILL
+    stagger: float = 0.0  # seconds between child starts (0: all at once)
+    scratch: Optional[Path] = None
+    resume: bool = False
+    report: Optional[Path] = None
+    ffmpeg: Optional[str] = None
+    use_increment: bool = False
+    handoff: bool = True  # start a thief while the slot's child renders its last seconds (hides the start-up)
+    tick: float = 0.1
