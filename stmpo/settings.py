@@ -25,6 +25,7 @@ class RunOptions:
     scratch: Optional[Path] = None
     resume: bool = False
     report: Optional[Path] = None
+    report_html: Optional[Path] = None  # default: beside `report` (x.json -> x.html)
     ffmpeg: Optional[str] = None
     use_increment: bool = False
     handoff: bool = True  # start a thief while the slot's child renders its last seconds (hides the start-up)

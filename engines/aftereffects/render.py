@@ -19,6 +19,7 @@ from stmpo.outputs import OutputPattern, Staging
 from stmpo.plan import Plan, make_plan
 from stmpo.run import RunReport, child_command, invocation_frames, run
 from stmpo.scheduler import Scheduler, Start
+from stmpo.watch.session import watch_run
 
 
 @dataclass
@@ -101,8 +102,10 @@ def render_job(job: Job, reporter: Any, *, cancel_event: Optional[threading.Even
         token = install(job.fonts)
         reporter.message(f"fonts: installed the fonts of {job.fonts} for this render")
     try:
-        return run(plan, job, reporter, aerender=aerender, options=job.options, cancel_event=cancel_event,
-                   handle_signals=handle_signals, processor_groups=host.processor_groups)
+        with watch_run(job, plan, reporter, host, project=project) as watch:  # live/HTML report, history, ETA
+            return watch.finished(run(plan, job, watch.reporter, aerender=aerender, options=job.options,
+                                      cancel_event=cancel_event, handle_signals=handle_signals,
+                                      processor_groups=host.processor_groups))
     finally:
         if token is not None:
             from fonts.install import remove

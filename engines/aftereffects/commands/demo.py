@@ -91,6 +91,7 @@ def build_demo(folder: Path, frame_seconds: float = 0.05) -> Job:
 def run_demo(args: argparse.Namespace) -> int:
     from engines.aftereffects.render import render_job
     from stmpo.progress import OutputWriter, make_reporter
+    from stmpo.watch.session import html_path_for
 
     folder = Path(args.dir).resolve() if args.dir else Path(tempfile.mkdtemp(prefix="aefarm-demo-"))
     job = build_demo(folder, args.frame_seconds)
@@ -108,6 +109,8 @@ def run_demo(args: argparse.Namespace) -> int:
     pngs = sorted(p.name for p in frames_dir.glob("*.png"))
     print(f"demo: {len(pngs)} frames in {frames_dir}" + (f" ({pngs[0]} .. {pngs[-1]})" if pngs else ""))
     print(f"demo: run report {job.options.report}; per-child logs {folder / 'logs'}")
+    print(f"demo: HTML report {html_path_for(job.options.report)} (open it in a browser; `aefarm watch {folder}` "
+          f"serves every run in that folder)")
     print(f"demo: {'OK' if report.ok else 'FAILED'}: {report.summary}")
     return report.exit_code
 

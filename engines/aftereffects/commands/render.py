@@ -118,6 +118,8 @@ def add_parser(subparsers: "argparse._SubParsersAction", parents: Sequence[argpa
     runopts.add_argument("--resume", action="store_true", help="skip frames already present")
     runopts.add_argument("--dry-run", action="store_true", help="print the plan and the child command lines")
     runopts.add_argument("--report", metavar="FILE", help="write a JSON run report")
+    runopts.add_argument("--report-html", metavar="FILE",
+                         help="write the HTML report here (default with --report: beside it, REPORT.html)")
     runopts.add_argument("--log-dir", metavar="DIR", help="per-child log files (default: a temporary folder)")
     runopts.add_argument("--progress", choices=REPORTER_KINDS, default="auto", help="progress format")
     runopts.add_argument("--aerender", metavar="PATH", help="aerender executable (default: discovery)")
@@ -153,14 +155,19 @@ def build_job(args: argparse.Namespace) -> Job:
     if os.path.isdir(args.output):
         raise StmpoError(f"--output {args.output}: is a folder; give a file pattern such as "
                          f"{os.path.join(args.output, '[compName]_[#####].png')}")
-    if args.report:
+    for written_flag, written in (("--report", args.report), ("--report-html", args.report_html)):
+        if not written:
+            continue
         inputs = [args.project, args.env_file, args.numa_map, args.rules, args.accsyn_mappings, args.shares]
+        if written_flag == "--report-html" and args.report and os.path.abspath(args.report) == os.path.abspath(written):
+            raise StmpoError(f"--report-html {written}: is the --report file; give another file")
         for given in filter(None, inputs):
-            if os.path.abspath(given) == os.path.abspath(args.report) or (
-                    os.path.exists(given) and os.path.exists(args.report) and os.path.samefile(given, args.report)):
-                raise StmpoError(f"--report {args.report}: is an input file ({given}); give another file")
-    for flag, value in (("--report", args.report), ("--log-dir", args.log_dir), ("--scratch", args.scratch)):
-        wants_folder = flag != "--report"
+            if os.path.abspath(given) == os.path.abspath(written) or (
+                    os.path.exists(given) and os.path.exists(written) and os.path.samefile(given, written)):
+                raise StmpoError(f"{written_flag} {written}: is an input file ({given}); give another file")
+    for flag, value in (("--report", args.report), ("--report-html", args.report_html), ("--log-dir", args.log_dir),
+                        ("--scratch", args.scratch)):
+        wants_folder = flag not in ("--report", "--report-html")
         if value and os.path.exists(value) and os.path.isdir(value) != wants_folder:
             raise StmpoError(f"{flag} {value}: is {'a file' if wants_folder else 'a folder'}, "
                              f"expected {'a folder' if wants_folder else 'a file'}")
@@ -181,6 +188,7 @@ def build_job(args: argparse.Namespace) -> Job:
         startup_timeout=args.startup_timeout, stall_timeout=args.stall_timeout, kill_grace=args.kill_grace,
         stagger=args.stagger, scratch=Path(args.scratch).resolve() if args.scratch else None, resume=args.resume,
         report=Path(args.report).resolve() if args.report else None, ffmpeg=args.ffmpeg,
+        report_html=Path(args.report_html).resolve() if args.report_html else None,
         use_increment=args.use_increment, handoff=args.handoff)
     if args.fonts and not Path(args.fonts).is_dir():
         raise StmpoError(f"--fonts folder not found: {args.fonts}")

@@ -1,0 +1,1 @@
+"""Render watch: the HTML report, the live report written during a run, and the read-only watch server."""
