@@ -3,9 +3,12 @@
 Tests run the real console scripts of the environment pytest runs in, so the venv's bin folder goes first on PATH
 (OpenJD sessions and the accsyn runner start `aefarm`/`aerender-sim` by name).
 """
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,10 @@ REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 
 os.environ["PATH"] = f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+# Renders record their history under the per-user state folder: the tests' renders go to a folder of their own
+# (tests that look at the state folder set AEFARM_STATE_DIR themselves).
+os.environ["AEFARM_STATE_DIR"] = tempfile.mkdtemp(prefix="aefarm-test-state-")
+atexit.register(shutil.rmtree, os.environ["AEFARM_STATE_DIR"], True)
 
 # The CI machine is shared and noisy: never fail a property test on wall time.
 settings.register_profile("aefarm", deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -140,8 +140,14 @@ class WatchSession:
         return run_report
 
     def failed(self, exc: BaseException) -> None:
-        """The run raised: the live report (and HTML report) say so; nothing goes into the history."""
-        self.reporter.fail(f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc))
+        """The run raised. Before it started (a refused request) nothing is written; once its live report exists,
+        the live report and the HTML report say it failed. Nothing goes into the history."""
+        started = self.live_writer is not None and self.live_writer.writes > 0
+        if not started:
+            if self.live_writer is not None:
+                self.live_writer.close(final_write=False)
+            return
+        self.reporter.fail(str(exc) or type(exc).__name__)
         if self.live is not None:
             self._write_html(self.live.to_json())
 
