@@ -92,6 +92,16 @@ def test_no_import_cycles():
     assert not real, [" -> ".join(c) for c in real]
 
 
+def test_the_executor_never_depends_on_its_views():
+    """stmpo.watch (HTML report, live report, watch server) reads what the executor reports; the rest of stmpo
+    never imports it, so the executor runs the same with or without the watch."""
+    bad = sorted(f"{mod} imports {dep}" for mod, deps in GRAPH.items()
+                 if mod.startswith("stmpo.") and not mod.startswith("stmpo.watch") for dep in deps
+                 if dep.startswith("stmpo.watch"))
+    assert not bad, bad
+    assert "stmpo.watch.session" in GRAPH["engines.aftereffects.render"]
+
+
 def test_the_graph_sees_known_imports():
     """The checker itself works: it finds imports that certainly exist (else every test above passes vacuously)."""
     assert "stmpo.frames" in GRAPH["engines.aftereffects.job"]

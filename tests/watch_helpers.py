@@ -46,7 +46,7 @@ def faulty_report() -> dict:
                {1: (1.5, 101), 2: (2.0, 101)}, status="failed", reason="aerender ERROR: crashed", frames="1-4")
     c2 = chunk(2, 1, [invocation(102, "5-8", 0.0, 6.0, exit_code=-15, stalled="stalled: no progress line for 3 s",
                                  rendering=1.0)],
-               {5: (1.5, 102), 6: (2.0, 102)}, status="failed", reason="stalled: no progress line for 3 s",
+               {5: (1.5, 102), 6: (2.3, 102)}, status="failed", reason="stalled: no progress line for 3 s",
                frames="5-8")
     c3 = chunk(3, 0, [invocation(103, "3-4", 3.1, 5.2, rendering=4.0)], {3: (4.5, 103), 4: (5.0, 103)},
                retry=True, frames="3-4")
