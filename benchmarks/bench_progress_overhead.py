@@ -11,7 +11,10 @@ for each reporter kind asked. Parent CPU is `time.process_time()` (all parent th
 the window from the first child spawned to the last pipe at EOF, divided by that window's wall time.
 
     .venv/bin/python benchmarks/bench_progress_overhead.py [--children 16] [--rate 20] [--seconds 5]
-        [--progress log,openjd,accsyn] [--newline crlf] [--sim]
+        [--progress log,openjd,accsyn,log+watch] [--newline crlf] [--sim]
+
+A kind ending in ``+watch`` wraps that reporter in the render watch's tee (``stmpo.watch.tee.WatchReporter``), which
+parses every line again for the live report and writes it at most once a second.
 
 `--sim` uses the aerender simulator (a test instrument: `aerender-sim` with AERENDER_SIM_FRAME_SECONDS=1/rate)
 instead of `python -c` loops, when it is installed.
@@ -33,6 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from stmpo.lines import FatalError, FrameRendered, parse_line  # noqa: E402
 from stmpo.progress import OutputWriter, make_reporter  # noqa: E402
 from stmpo.reader import LineMux, start_pump  # noqa: E402
+from stmpo.watch.live import LiveReport, LiveWriter  # noqa: E402
+from stmpo.watch.tee import WatchReporter  # noqa: E402
 
 CHILD = r"""
 import sys, time
@@ -75,7 +80,14 @@ def child_commands(args: argparse.Namespace, work: Path) -> List[List[str]]:
 def measure(args: argparse.Namespace, mode: str, kind: str, work: Path, reader: str) -> dict:
     devnull = open(os.devnull, "w", encoding="utf-8")
     writer = OutputWriter(devnull, batch_interval=args.batch_interval)
-    reporter = make_reporter(kind, writer, args.children * int(args.rate * args.seconds), log_dir=work / f"logs-{kind}")
+    base_kind, _, watch = kind.partition("+")
+    reporter = make_reporter(base_kind, writer, args.children * int(args.rate * args.seconds),
+                             log_dir=work / f"logs-{kind}")
+    live_writer = None
+    if watch == "watch":  # the render watch's tee: live report in memory, written at most once a second
+        live = LiveReport({"frames": "bench"}, slots=args.children)
+        live_writer = LiveWriter(work / f"live-{kind}.json", live.to_json, 1.0).start()
+        reporter = WatchReporter(reporter, live, live_writer)
     reporter.run_started(args.children * int(args.rate * args.seconds), ["bench"])
     counts = [0] * args.children
     commands = child_commands(args, work)
@@ -132,7 +144,8 @@ def main() -> int:
     parser.add_argument("--children", type=int, default=16)
     parser.add_argument("--rate", type=float, default=20.0, help="lines per second per child")
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--progress", default="log,openjd", help="comma list of reporter kinds for the full mode")
+    parser.add_argument("--progress", default="log,openjd,log+watch",
+                        help="comma list of reporter kinds for the full mode (KIND+watch: through the watch's tee)")
     parser.add_argument("--newline", choices=("lf", "crlf", "cr"), default="crlf")
     parser.add_argument("--batch-interval", type=float, default=0.05, help="OutputWriter coalescing window")
     parser.add_argument("--readers", default="mux,threads", help="comma list: mux (one selectors thread), threads")
