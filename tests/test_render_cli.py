@@ -106,6 +106,10 @@ def test_demo(aefarm, tmp_path):
     assert "remap: wrote" in proc.stdout
     report = json.loads((tmp_path / "demo" / "report.json").read_text())
     assert report["ok"] and report["plan"]["concurrency"] == 4
+    html = tmp_path / "demo" / "report.html"
+    assert f"demo: HTML report {html}" in proc.stdout and report["html"] == str(html)
+    page = html.read_text()
+    assert page.count('class="lane"') == 4 and page.count('class="inv ') == 24  # stepped: one per frame
 
 
 def _job(tmp_path, project, aerender_sim, **kw):

@@ -188,3 +188,20 @@ def test_render_report_html_bad_input(aefarm, tmp_path, make, flag_args, words):
     proc = aefarm("render", project, "--comp", "Main", "--output", tmp_path / "o_[####].png", "--frames", "1-2",
                   *args, check=2)
     assert words in proc.stderr and not proc.stdout
+
+
+def test_a_single_report_file_is_served_at_the_root(tmp_path):
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(faulty_report()))
+    server = WatchServer(path)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        status, kind, body = get(server, "/")
+        assert status == 200 and b'id="timeline"' in body and b"all runs" not in body
+        assert get(server, "/run?id=run.json")[0] == 200 and get(server, "/run?id=other.json")[0] == 404
+        rows = json.loads(get(server, "/api/runs")[2])
+        assert [(r["id"], r["status"], r["done"]) for r in rows] == [("run.json", "done", 8)]
+    finally:
+        server.shutdown()
+        server.server_close()
