@@ -21,9 +21,10 @@ from engines.aftereffects.sample_project import write_sample_project
 from stmpo import outputs
 from stmpo.frames import FrameSet
 from stmpo.plan import Plan, PlanSettings
-from stmpo.progress import OutputWriter, make_reporter
+from stmpo.progress import make_reporter
 from stmpo.run import invocation_frames, run
 from stmpo.settings import RunOptions
+from stmpo.writer import OutputWriter
 
 pytestmark = pytest.mark.slow
 FAST = {"AERENDER_SIM_FRAME_SECONDS": "0.01"}
