@@ -26,7 +26,7 @@ from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence
 
 from aefarm_common import exitcodes
 from aefarm_common.atomic import atomic_write
-from stmpo import outputs
+from stmpo import movies, outputs
 from stmpo.aerender import build_command
 from stmpo.affinity import windows_group_affinity
 from stmpo.children import ChildProcess, process_table
@@ -195,14 +195,14 @@ class Executor:
         plan_lines = list(getattr(self.plan, "explanation", ())) + [
             f"warning: {w}" for w in getattr(self.plan, "warnings", ())]
         if self.movie:
-            self.ffmpeg = outputs.find_ffmpeg(opts.ffmpeg)  # before any child starts: fail early and cleanly
+            self.ffmpeg = movies.find_ffmpeg(opts.ffmpeg)  # before any child starts: fail early and cleanly
             plan_lines.append(f"movie output {self.pattern.movie_path()}: segments rendered in parallel, joined with "
                               f"ffmpeg (work stealing is off for movies: a stopped child cannot finish its segment)")
         todo = all_frames
         skipped: List[int] = []
         if opts.resume:
             if self.movie:
-                count = outputs.movie_frame_count(self.pattern.movie_path(), self.ffmpeg[1])  # type: ignore[index]
+                count = movies.movie_frame_count(self.pattern.movie_path(), self.ffmpeg[1])  # type: ignore[index]
                 if count == len(all_frames):
                     skipped, todo = all_frames, []
             else:
@@ -453,7 +453,7 @@ class Executor:
     def _accept_segment(self, run: ChildRun, inv: Invocation, now: float) -> None:
         assert inv.segment is not None and self.ffmpeg is not None
         try:
-            count = outputs.movie_frame_count(inv.segment, self.ffmpeg[1], cancel=self.cancel_event)
+            count = movies.movie_frame_count(inv.segment, self.ffmpeg[1], cancel=self.cancel_event)
         except StmpoError as exc:  # cancelled or timed out: the segment is not accepted
             inv.fatal = f"movie segment {inv.segment.name}: {exc}"
             return
@@ -520,7 +520,7 @@ class Executor:
             if isinstance(result, Done) and self.segments and not cancelled:
                 ordered = [path for _, path, _ in sorted(self.segments)]
                 try:
-                    join_how = outputs.join_segments(ordered, final, self.ffmpeg[0], self.ffmpeg[1],  # type: ignore
+                    join_how = movies.join_segments(ordered, final, self.ffmpeg[0], self.ffmpeg[1],  # type: ignore
                                                      len(all_frames), cancel=self.cancel_event)
                 except (StmpoError, OSError) as exc:
                     reason = str(exc)
@@ -528,7 +528,7 @@ class Executor:
             count = None
             if self.ffmpeg and not cancelled:
                 try:
-                    count = outputs.movie_frame_count(final, self.ffmpeg[1], cancel=self.cancel_event)  # type: ignore
+                    count = movies.movie_frame_count(final, self.ffmpeg[1], cancel=self.cancel_event)  # type: ignore
                 except StmpoError as exc:
                     reason = str(exc)
             cancelled = cancelled or self.cancel_event.is_set()

@@ -18,7 +18,7 @@ from aefarm_common import exitcodes
 from aerender_sim.png import read_frame_png
 from engines.aftereffects.job import Job
 from engines.aftereffects.sample_project import write_sample_project
-from stmpo import outputs
+from stmpo import movies
 from stmpo.frames import FrameSet
 from stmpo.plan import Plan, PlanSettings
 from stmpo.progress import make_reporter
@@ -242,8 +242,8 @@ def test_movie_segments_joined_by_ffmpeg(tmp_path, project, aerender_sim):
     report, out, log = render(tmp_path, project, aerender_sim, "1-20", 3, pattern="[compName].mov")
     assert report.ok, log
     movie = out / "Main.mov"
-    ffmpeg, ffprobe = outputs.find_ffmpeg()
-    assert outputs.movie_frame_count(movie, ffprobe) == 20
+    ffmpeg, ffprobe = movies.find_ffmpeg()
+    assert movies.movie_frame_count(movie, ffprobe) == 20
     assert sorted(p.name for p in out.iterdir()) == ["Main.mov"]
     assert report.join in ("copy", "reencode")
 
