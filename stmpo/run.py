@@ -258,13 +258,13 @@ class Executor:
             if isinstance(action, Start):
                 self._on_start(action)
             elif isinstance(action, StopAfter):
-                run = self.runs[action.child]
+                run = self.runs[action.chunk]
                 run.last = action.last_frame
                 run.assigned = [f for f in run.assigned if f <= action.last_frame]
             elif isinstance(action, Kill):
                 todo.extend(self._on_kill(action))
             elif isinstance(action, ChunkFailed):
-                self.reporter.chunk_failed(action.child, action.reason, action.retrying)
+                self.reporter.chunk_failed(action.chunk, action.reason, action.retrying)
             elif isinstance(action, (Done, Fail)):
                 self.result = action
 
@@ -273,15 +273,15 @@ class Executor:
         launch_at = max(now, self._next_launch)
         if self.options.stagger > 0:
             self._next_launch = launch_at + self.options.stagger
-        run = ChildRun(child=action.child, slot=action.slot, assigned=list(action.frame_list), retry=action.retry,
+        run = ChildRun(child=action.chunk, slot=action.slot, assigned=list(action.frame_list), retry=action.retry,
                        last=action.frame_list[-1], launch_at=launch_at, initial=list(action.frame_list),
                        attempt=max(self.scheduler.failures.get(f, 0) for f in action.frame_list))
-        self.runs[action.child] = run
+        self.runs[action.chunk] = run
         if launch_at <= now:
             self._next_invocation(run)
 
     def _on_kill(self, action: Kill) -> List[Any]:
-        run = self.runs[action.child]
+        run = self.runs[action.chunk]
         if run.killed is None:
             run.killed = action.reason
         inv = run.current
@@ -401,7 +401,7 @@ class Executor:
                     self._deliver(run, previous, now)
 
     def _deliver(self, run: ChildRun, frame: int, now: float) -> None:
-        state = self.scheduler.children.get(run.child)
+        state = self.scheduler.chunks.get(run.child)
         if state is None or not state.owns(frame) or frame in state.done:
             return  # outside the (shrunk) assignment: never moved
         try:
@@ -434,7 +434,7 @@ class Executor:
                 for frame in inv.frames:
                     self._deliver(run, frame, now)
         run.current = None
-        if self.scheduler.children.get(child) is None:
+        if self.scheduler.chunks.get(child) is None:
             return  # the scheduler already let go of it (e.g. its frames all verified and it was killed)
         if clean and run.killed is None and self._next_invocation(run):
             return
@@ -469,10 +469,10 @@ class Executor:
         run.status = "done" if ok else ("stopped" if run.killed else "failed")
         run.reason = reason
         run.ended_wall = time.time()
-        state = self.scheduler.children.get(run.child)
+        state = self.scheduler.chunks.get(run.child)
         if state is not None and state.remaining_count == 0:
             run.status = "done"
-        return self.scheduler.child_exited(run.child, ok, self.clock(), reason)
+        return self.scheduler.chunk_ended(run.child, ok, self.clock(), reason)
 
     # -------------------------------------------------------------------------------------------- watching
     def _watchdog(self, now: float) -> None:
