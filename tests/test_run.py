@@ -20,9 +20,10 @@ from engines.aftereffects.job import Job
 from engines.aftereffects.sample_project import write_sample_project
 from stmpo import movies
 from stmpo.frames import FrameSet
+from stmpo.invocation import invocation_frames
 from stmpo.plan import Plan, PlanSettings
 from stmpo.progress import make_reporter
-from stmpo.run import invocation_frames, run
+from stmpo.run import run
 from stmpo.settings import RunOptions
 from stmpo.writer import OutputWriter
 
@@ -351,7 +352,7 @@ def test_children_are_pinned_before_they_run():
 
 def test_report_exit_codes_are_the_cli_exit_codes():
     from stmpo.frames import FrameSet
-    from stmpo.run import RunReport
+    from stmpo.report import RunReport
 
     def code(**kw):
         return RunReport(missing=FrameSet.from_frames([]), chunks=[], **kw).exit_code
@@ -361,7 +362,7 @@ def test_report_exit_codes_are_the_cli_exit_codes():
 
 
 def test_write_report_leaves_no_temporary_file_when_it_fails(tmp_path):
-    from stmpo.run import write_report
+    from stmpo.report import write_report
 
     class Unserializable:
         def to_json(self):

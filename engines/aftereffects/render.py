@@ -15,9 +15,11 @@ from engines.aftereffects.job import Job
 from stmpo.aerender import find_aerender
 from stmpo.errors import StmpoError
 from stmpo.host import Host, detect_host, load_numa_map
+from stmpo.invocation import child_command, invocation_frames
 from stmpo.outputs import OutputPattern, Staging
 from stmpo.plan import Plan, make_plan
-from stmpo.run import RunReport, child_command, invocation_frames, run
+from stmpo.report import RunReport
+from stmpo.run import run
 from stmpo.scheduler import Scheduler, Start
 
 
