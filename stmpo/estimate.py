@@ -120,8 +120,8 @@ class FrameCosts:
 
 # ------------------------------------------------------------------------------------------------ simulation
 def invocation_runs(frames: Sequence[int], use_increment: bool) -> List[List[int]]:
-    """The aerender invocations the executor launches for an ordered assignment (``stmpo.run.invocation_frames``)."""
-    from stmpo.run import invocation_frames  # the executor's own rule
+    """The aerender invocations the executor launches for an ordered assignment (``stmpo.invocation``'s rule)."""
+    from stmpo.invocation import invocation_frames  # the executor's own rule
 
     out, rest = [], list(frames)
     while rest:
@@ -140,8 +140,8 @@ def closed_form(frames: Sequence[int], slots: int, cost: Callable[[int], float],
 
 
 @dataclass
-class _SimChild:
-    child: int
+class _SimChunk:
+    chunk: int
     assigned: List[int]
     last: int
     next: int = 0  # position in `assigned` of the next frame to hand to an invocation
@@ -157,7 +157,8 @@ def simulate(frames: Sequence[int], slots: int, cost: Callable[[int], float], st
     invocation pays ``startup`` before its first frame and ``tail`` after its last: the real Scheduler on a virtual
     clock. A frame counts as verified when the next frame's line arrives or its invocation exits, as in the executor.
     """
-    from stmpo.run import TICK_INTERVAL, invocation_frames
+    from stmpo.invocation import invocation_frames
+    from stmpo.run import TICK_INTERVAL
     from stmpo.scheduler import ChunkFailed, Done, Fail, Kill, Scheduler, Start, StopAfter
 
     frames = sorted(set(frames))
@@ -166,45 +167,45 @@ def simulate(frames: Sequence[int], slots: int, cost: Callable[[int], float], st
     if len(frames) > MAX_SIMULATED_FRAMES:
         return closed_form(frames, slots, cost, startup, tail, use_increment)
     sched = Scheduler(frames, slots, min_chunk=min_chunk, mode=mode, retries=0, handoff=handoff)
-    heap: List[Tuple[float, int, str, int, int, int]] = []  # (time, order, kind, child, invocation, index)
+    heap: List[Tuple[float, int, str, int, int, int]] = []  # (time, order, kind, chunk, invocation, index)
     order = [0]
-    kids: Dict[int, _SimChild] = {}
+    sims: Dict[int, _SimChunk] = {}
 
-    def push(at: float, kind: str, child: int, inv: int, index: int = 0) -> None:
+    def push(at: float, kind: str, chunk: int, inv: int, index: int = 0) -> None:
         order[0] += 1
-        heapq.heappush(heap, (at, order[0], kind, child, inv, index))
+        heapq.heappush(heap, (at, order[0], kind, chunk, inv, index))
 
-    def launch(kid: _SimChild, now: float) -> None:
-        remaining = [f for f in kid.assigned[kid.next:] if f <= kid.last]
+    def launch(sim: _SimChunk, now: float) -> None:
+        remaining = [f for f in sim.assigned[sim.next:] if f <= sim.last]
         run, _ = invocation_frames(remaining, use_increment)
         if not run:
-            apply(sched.child_exited(kid.child, True, now))
+            apply(sched.chunk_ended(sim.chunk, True, now))
             return
-        kid.next += len(run)
-        kid.inv += 1
-        kid.run, kid.reported = run, None
+        sim.next += len(run)
+        sim.inv += 1
+        sim.run, sim.reported = run, None
         at = now + startup
         for index, frame in enumerate(run):
             at += cost(frame)
-            push(at, "frame", kid.child, kid.inv, index)
-        push(at + tail, "exit", kid.child, kid.inv)
+            push(at, "frame", sim.chunk, sim.inv, index)
+        push(at + tail, "exit", sim.chunk, sim.inv)
 
     def apply(actions: Sequence[object]) -> None:
         for action in actions:
             if isinstance(action, Start):
-                kid = _SimChild(action.child, list(action.frame_list), action.frame_list[-1])
-                kids[action.child] = kid
-                launch(kid, now)
+                sim = _SimChunk(action.chunk, list(action.frame_list), action.frame_list[-1])
+                sims[action.chunk] = sim
+                launch(sim, now)
             elif isinstance(action, StopAfter):
-                kid = kids[action.child]
-                kid.last = action.last_frame
-                kid.assigned = [f for f in kid.assigned if f <= action.last_frame]
+                sim = sims[action.chunk]
+                sim.last = action.last_frame
+                sim.assigned = [f for f in sim.assigned if f <= action.last_frame]
             elif isinstance(action, Kill):
-                kid = kids[action.child]
-                if not kid.killed:
-                    kid.killed = True
-                    kid.inv += 1  # the running invocation's later events no longer count
-                    push(now + KILL_LATENCY, "killed", action.child, kid.inv)
+                sim = sims[action.chunk]
+                if not sim.killed:
+                    sim.killed = True
+                    sim.inv += 1  # the running invocation's later events no longer count
+                    push(now + KILL_LATENCY, "killed", action.chunk, sim.inv)
             elif isinstance(action, (ChunkFailed, Done, Fail)):
                 pass
 
@@ -214,25 +215,25 @@ def simulate(frames: Sequence[int], slots: int, cost: Callable[[int], float], st
     tick = max(TICK_INTERVAL, closed_form(frames, slots, cost, startup, tail, use_increment) / 5000.0)
     while not sched.finished and (heap or next_tick < math.inf):
         if heap and heap[0][0] <= next_tick:
-            now, _, kind, child, inv, index = heapq.heappop(heap)
-            kid = kids[child]
-            if inv != kid.inv:
+            now, _, kind, chunk, inv, index = heapq.heappop(heap)
+            sim = sims[chunk]
+            if inv != sim.inv:
                 continue
             if kind == "frame":
-                previous, kid.reported = kid.reported, kid.run[index]
+                previous, sim.reported = sim.reported, sim.run[index]
                 if previous is not None:
-                    apply(sched.frame_done(child, previous, now))
+                    apply(sched.frame_done(chunk, previous, now))
             elif kind == "exit":
-                for frame in kid.run:
-                    apply(sched.frame_done(child, frame, now))
-                launch(kid, now)
+                for frame in sim.run:
+                    apply(sched.frame_done(chunk, frame, now))
+                launch(sim, now)
             else:  # killed
-                apply(sched.child_exited(child, False, now, "stopped"))
+                apply(sched.chunk_ended(chunk, False, now, "stopped"))
         else:
             now = next_tick
             next_tick += tick
             apply(sched.tick(now))
-            if not heap and not sched.children:
+            if not heap and not sched.chunks:
                 break
     return now
 

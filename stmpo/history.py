@@ -28,8 +28,8 @@ from aefarm_common.userdirs import default_state_dir
 from stmpo import runstats
 
 VERSION = 1
-MAX_RECORDS = 1000  # kept after a compaction (the file may grow to twice this before one)
-MAX_TIMED_FRAMES = 2000
+MAX_RECORDS = 500  # kept after a compaction (the file may grow to twice this before one)
+MAX_TIMED_FRAMES = 500  # a render start reads the whole history: records stay small (~10 kB)
 MAX_INVOCATIONS = 500
 LOCK_TIMEOUT = 10.0  # seconds; a render never waits longer than this to record its history
 

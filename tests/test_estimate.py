@@ -215,8 +215,9 @@ def test_estimate_from_simulator_history_is_within_15_percent_of_a_new_range(aef
     from engines.aftereffects.sample_project import write_sample_project
     from stmpo.frames import FrameSet
     from stmpo.plan import PlanSettings
-    from stmpo.progress import OutputWriter, make_reporter
+    from stmpo.progress import make_reporter
     from stmpo.settings import RunOptions
+    from stmpo.writer import OutputWriter
 
     state = tmp_path / "state"
     monkeypatch.setenv("AEFARM_STATE_DIR", str(state))

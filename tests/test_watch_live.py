@@ -12,9 +12,10 @@ import pytest
 
 from stmpo.estimate import Estimate
 from stmpo.frames import FrameSet
-from stmpo.progress import OutputWriter, make_reporter
+from stmpo.progress import make_reporter
 from stmpo.watch.live import LiveReport, LiveWriter
 from stmpo.watch.tee import WatchReporter
+from stmpo.writer import OutputWriter
 
 
 class Clock:
