@@ -190,8 +190,10 @@ _LOOKS_LIKE_FRAME = re.compile(r"^-?\d+(?:\s*[:;.,+]\s*\d+)*\s*\S{0,4}\s*[(\uff0
 _COMP = re.compile(r"^(?:(?P<stamp>.*?)(?:\s*[:\uff1a]\s*|\s+))?(?P<verb>Starting|Finished) composition\b\s*"
                    r"(?P<name>.*)$", re.IGNORECASE)
 _TOTAL = re.compile(r"^Total Time Elapsed\s*:\s*(?P<dur>.*)$", re.IGNORECASE)
-_FATAL = re.compile(r"after effects error\s*:|(?:^|[\s:])aerender\s+error\b\s*(?:[:\-]|$)", re.IGNORECASE)
-_FATAL_AT_START = re.compile(r"^aerender\s+error\b", re.IGNORECASE)
+# `aerender SYNTAX ERROR: Illegal argument flag: -r` (aerender 23.2) counts as well
+_FATAL = re.compile(r"after effects error\s*:|(?:^|[\s:])aerender\s+(?:syntax\s+)?error\b\s*(?:[:\-]|$)",
+                    re.IGNORECASE)
+_FATAL_AT_START = re.compile(r"^aerender\s+(?:syntax\s+)?error\b", re.IGNORECASE)
 _WARNING = re.compile(r"^(?:WARNING\s*:|MISSING FOOTAGE\b)|after effects warning\s*:", re.IGNORECASE)
 _DURATION_PART = re.compile(
     r"(\d+(?:[.,]\d+)?)\s*(hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)\b", re.IGNORECASE)
