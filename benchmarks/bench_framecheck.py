@@ -6,8 +6,8 @@ does: Pillow for PNG, the OpenEXR library for EXR) and the median time of `check
 the page cache, as it is right after a renderer closed it), and their ratio.
 
 The image is "render-like": smooth gradients (which compress well) plus a band of noise (which does not), so file
-sizes are between the extremes. Cases: PNG at Pillow's default compression, EXR half-float RGBA with ZIP, PIZ and
-no compression.
+sizes are between the extremes; a PNG of pure noise shows the largest file (CRC-32 over every byte). Cases: PNG at
+Pillow's default compression, EXR half-float RGBA with ZIP, PIZ and no compression.
 
     .venv/bin/python benchmarks/bench_framecheck.py [--repeat 5] [--width 2048] [--height 1080]
 """
@@ -58,8 +58,10 @@ def median_time(action: Callable[[], object], repeat: int) -> float:
 
 def cases(image: np.ndarray, folder: Path) -> List[Tuple[str, Path, Callable[[], object]]]:
     rgb8 = Image.fromarray((image[..., :3] * 255).astype(np.uint8), "RGB")
+    noise = Image.fromarray(np.random.default_rng(3).integers(0, 256, image[..., :3].shape, dtype=np.uint8), "RGB")
     half = image.astype(np.float16)
-    out = [("PNG rgb8 (Pillow, level 6)", folder / "frame.png", lambda: rgb8.save(folder / "frame.png"))]
+    out = [("PNG rgb8 (Pillow, level 6)", folder / "frame.png", lambda: rgb8.save(folder / "frame.png")),
+           ("PNG rgb8 all noise (largest)", folder / "noise.png", lambda: noise.save(folder / "noise.png"))]
     for name in ("ZIP", "PIZ", "NO"):
         path = folder / f"frame_{name.lower()}.exr"
         compression = getattr(OpenEXR, f"{name}_COMPRESSION")
