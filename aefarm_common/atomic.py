@@ -11,7 +11,7 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Iterator, Union
+from typing import IO, Any, Iterator, Union
 
 
 @contextlib.contextmanager
@@ -23,8 +23,8 @@ def atomic_write(dst: Union[str, Path], mode: str = "wb") -> Iterator[IO]:
     folder = dst.parent if str(dst.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=folder)
     try:
-        kwargs = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
-        with os.fdopen(fd, mode, **kwargs) as f:
+        f: IO[Any] = os.fdopen(fd, "wb") if "b" in mode else os.fdopen(fd, "w", encoding="utf-8", newline="")
+        with f:
             yield f
             f.flush()
             os.fsync(f.fileno())

@@ -31,8 +31,9 @@ from typing import Callable, List
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stmpo.lines import FatalError, FrameRendered, parse_line  # noqa: E402
-from stmpo.progress import OutputWriter, make_reporter  # noqa: E402
+from stmpo.progress import make_reporter  # noqa: E402
 from stmpo.reader import LineMux, start_pump  # noqa: E402
+from stmpo.writer import OutputWriter  # noqa: E402
 
 CHILD = r"""
 import sys, time

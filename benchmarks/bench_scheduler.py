@@ -37,9 +37,10 @@ from engines.aftereffects.job import Job  # noqa: E402
 from engines.aftereffects.sample_project import write_sample_project  # noqa: E402
 from stmpo.frames import FrameSet  # noqa: E402
 from stmpo.plan import Plan, PlanSettings  # noqa: E402
-from stmpo.progress import OutputWriter, make_reporter  # noqa: E402
+from stmpo.progress import make_reporter  # noqa: E402
 from stmpo.run import run  # noqa: E402
 from stmpo.settings import RunOptions  # noqa: E402
+from stmpo.writer import OutputWriter  # noqa: E402
 
 STARTUP = 1.0
 BASE = 0.05

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 from dataclasses import dataclass
 from typing import List, Mapping, Optional, Sequence, Tuple, Union
@@ -24,6 +23,7 @@ from typing import List, Mapping, Optional, Sequence, Tuple, Union
 from aefarm_common.errors import MissingInputError
 from aefarm_common.platforms import host_os
 from stmpo.errors import StmpoError
+from stmpo.proc import process_control
 
 EXE_NAMES = ("aerender", "aerender.exe")
 CLOSE_CHOICES = ("DO_NOT_SAVE_CHANGES", "SAVE_CHANGES", "DO_NOT_CLOSE")
@@ -137,28 +137,28 @@ def _resolve_setting(value: str, env: Mapping[str, str], os_name: str) -> Tuple[
 def probe_version(path: str, timeout: float = VERSION_TIMEOUT) -> Optional[str]:
     """``aerender -version`` -> "24.6x67", or None when it fails, times out or prints something else.
 
-    Runs in its own session/process group so a timeout kills anything it started too (no orphan holding a licence)."""
-    posix = os.name == "posix"
+    Runs isolated like a render child (``stmpo.proc``: its own process group, or a Job Object on Windows), so a
+    timeout ends anything it started too (no orphan holding a licence)."""
+    control = process_control()
     try:
-        proc = subprocess.Popen([path, "-version"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=posix)
+        child = control.spawn([path, "-version"], env=None, cwd=None, cpus=None, warn=lambda text: None)
     except (OSError, ValueError):
         return None
+    popen = child.popen
     try:
-        output, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
         try:
-            if posix:
-                os.killpg(proc.pid, signal.SIGKILL)
-            else:
-                proc.kill()
-        except OSError:
-            pass
-        if proc.stdout is not None:
-            proc.stdout.close()  # don't wait for EOF: a process outside the group may still hold the pipe
-        proc.wait()
-        return None
-    match = re.search(r"aerender version\s+(\S+)", output.decode("utf-8", "replace"), re.IGNORECASE)
+            out, err = popen.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            control.kill(child, ())
+            for stream in (popen.stdout, popen.stderr):
+                if stream is not None:
+                    stream.close()  # don't wait for EOF: a process outside the group may still hold the pipe
+            popen.wait()
+            return None
+    finally:
+        control.release(child)
+    text = (out + err).decode("utf-8", "replace")
+    match = re.search(r"aerender version\s+(\S+)", text, re.IGNORECASE)
     return match.group(1) if match else None
 
 

@@ -7,8 +7,8 @@
   (``python -m stmpo.affinity --cpus 0-3 -- aerender ...``) that pins itself and then execs: no code runs between
   fork and exec, at the cost of one short Python start-up per child (negligible next to After Effects' start-up).
 - Windows: the child is created suspended, put in a Job Object whose group affinity is set
-  (``JobObjectGroupInformationEx``), then resumed; ``windows_group_affinity`` computes the (group, mask) pair from
-  data. The ctypes call path below is written from the documented Win32 API and was NOT run here (Linux CI).
+  (``JobObjectGroupInformationEx``), then resumed (``stmpo.proc.windows``); ``windows_group_affinity`` here computes
+  the (group, mask) pair from data.
 - macOS: no API pins a process to CPUs (thread affinity tags are only hints), so the caller says once that children
   run unpinned.
 
@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Callable, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 from stmpo.errors import StmpoError
 from stmpo.host import Topology, format_cpus, parse_cpulist
-
-WINDOWS_JOB_OBJECT_GROUP_INFORMATION_EX = 14  # JOBOBJECTINFOCLASS value taking an array of GROUP_AFFINITY
 
 
 def affinity_support(os_name: str) -> Tuple[bool, str]:
@@ -38,7 +36,12 @@ def affinity_support(os_name: str) -> Tuple[bool, str]:
     return False, f"no CPU affinity support known for {os_name!r}"
 
 
-def _cpu_set(cpus: Iterable[int]) -> frozenset:
+def _has_affinity_api() -> bool:
+    """``os.sched_setaffinity`` exists here (Linux and a few other POSIX systems; never Windows or macOS)."""
+    return sys.platform != "win32" and sys.platform != "darwin" and hasattr(os, "sched_setaffinity")
+
+
+def _cpu_set(cpus: Iterable[int]) -> FrozenSet[int]:
     result = frozenset(cpus)
     if not result or any(isinstance(c, bool) or not isinstance(c, int) or c < 0 for c in result):
         raise StmpoError(f"CPU block must be a non-empty set of CPU numbers >= 0, got {sorted(result, key=str)!r}")
@@ -50,14 +53,15 @@ def pinning_preexec(cpus: Optional[Iterable[int]]) -> Optional[Callable[[], None
 
     The callable runs in the forked child: it only calls ``sched_setaffinity`` and, on failure, writes a prepared
     warning to fd 2 with ``os.write`` (no imports, no buffered I/O), then returns so the exec proceeds unpinned."""
-    if cpus is None or not hasattr(os, "sched_setaffinity"):
+    if cpus is None or not _has_affinity_api():
         return None
     cpu_set = _cpu_set(cpus)
     prefix = f"aefarm: warning: could not pin to CPUs {format_cpus(cpu_set)}: ".encode()
 
     def pin() -> None:
         try:
-            os.sched_setaffinity(0, cpu_set)
+            if sys.platform != "win32" and sys.platform != "darwin":
+                os.sched_setaffinity(0, cpu_set)
         except BaseException as exc:  # noqa: BLE001 - any failure must leave the child running, unpinned
             try:
                 os.write(2, prefix + str(exc).encode("utf-8", "replace") + b"; running unpinned\n")
@@ -71,7 +75,7 @@ def pinned_command(cpus: Optional[Iterable[int]], argv: Sequence[str],
                    python: Optional[str] = None) -> List[str]:
     """``argv`` wrapped in the pinning launcher (thread-safe alternative to ``pinning_preexec``); unchanged when
     ``cpus`` is None or this OS has no ``sched_setaffinity``."""
-    if cpus is None or not hasattr(os, "sched_setaffinity"):
+    if cpus is None or not _has_affinity_api():
         return list(argv)
     cpu_set = _cpu_set(cpus)
     return [python or sys.executable, "-m", "stmpo.affinity", "--cpus", format_cpus(cpu_set), "--", *argv]
@@ -125,44 +129,6 @@ def windows_group_affinity(cpus: Iterable[int], groups: Topology) -> Tuple[int, 
             mask |= 1 << position[cpu]
         return group_index, mask
     raise StmpoError(f"CPU block {format_cpus(cpu_set)} is in no processor group of this host")
-
-
-def windows_set_job_affinity(job_handle: int, group: int, mask: int) -> None:  # pragma: no cover - Windows only
-    """Restrict every process of a Job Object to (group, mask). NOT run on the Linux CI.
-
-    Call on a job the child was assigned to while created with CREATE_SUSPENDED, then resume it
-    (``windows_resume_process``) so the first instruction already runs on the block."""
-    import ctypes
-    from ctypes import wintypes
-
-    class GROUP_AFFINITY(ctypes.Structure):  # noqa: N801 - Win32 name
-        _fields_ = [("Mask", ctypes.c_size_t), ("Group", wintypes.WORD), ("Reserved", wintypes.WORD * 3)]
-
-    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
-    info = GROUP_AFFINITY(Mask=mask, Group=group)
-    ok = kernel32.SetInformationJobObject(wintypes.HANDLE(job_handle), WINDOWS_JOB_OBJECT_GROUP_INFORMATION_EX,
-                                          ctypes.byref(info), ctypes.sizeof(info))
-    if not ok:
-        raise ctypes.WinError(ctypes.get_last_error())
-
-
-def windows_resume_process(pid: int) -> None:  # pragma: no cover - Windows only
-    """Resume a process created suspended (Popen does not keep the main thread handle). NOT run on the Linux CI."""
-    import ctypes
-    from ctypes import wintypes
-
-    PROCESS_SUSPEND_RESUME = 0x0800
-    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
-    ntdll = ctypes.WinDLL("ntdll")
-    handle = kernel32.OpenProcess(PROCESS_SUSPEND_RESUME, False, wintypes.DWORD(pid))
-    if not handle:
-        raise ctypes.WinError(ctypes.get_last_error())
-    try:
-        status = ntdll.NtResumeProcess(wintypes.HANDLE(handle))
-        if status != 0:
-            raise OSError(f"NtResumeProcess failed with NTSTATUS {status & 0xFFFFFFFF:#010x}")
-    finally:
-        kernel32.CloseHandle(wintypes.HANDLE(handle))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import re
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from aefarm_common.platforms import host_os
 from stmpo.errors import StmpoError
@@ -78,7 +78,7 @@ _CPULIST_ITEM = re.compile(r"^(\d+)(?:-(\d+))?$")
 
 def parse_cpulist(text: str) -> CpuTuple:
     """Parse the kernel's cpulist format (``0-3,8-11``, ``5``, empty) into ascending CPU indices."""
-    cpus = set()
+    cpus: Set[int] = set()
     for item in text.strip().split(","):
         item = item.strip()
         if not item:
@@ -178,7 +178,7 @@ def load_numa_map(path: "os.PathLike[str] | str") -> Topology:
     from aefarm_common.jsonfile import read_json  # here: the pinning launcher imports this module per child
 
     where = f"NUMA map {path}"
-    data = read_json(path, "NUMA map", StmpoError)
+    data = read_json(Path(path), "NUMA map", StmpoError)
     if isinstance(data, dict):
         if "nodes" not in data:
             raise StmpoError(f"{where}: expected a \"nodes\" key holding a list of CPU lists")
@@ -208,6 +208,8 @@ def _linux_numa_nodes(sys_root: str, allowed: Optional[Iterable[int]]) -> Option
 
 def _windows_topology() -> Tuple[Optional[Topology], Optional[Topology]]:
     """(processor groups, NUMA nodes) from the Win32 API. NOT run on the Linux CI: written from the documented API."""
+    if sys.platform != "win32":
+        return None, None
     import ctypes
     from ctypes import wintypes
 

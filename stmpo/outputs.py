@@ -1,23 +1,22 @@
-"""Where each frame lands, how a child's output reaches it, and how we know it is there.
+"""Where each frame lands, how an aerender child's output reaches it, and how we know it is there.
 
-Decision (staging, documented for the run report and README): every child renders into its OWN staging folder, and
+Decision (staging, documented for the run report and README): every chunk renders into its OWN staging folder, and
 each frame is renamed into its final name once it is complete -- when its PROGRESS line arrived, or when the child
 exited 0 without a fatal line. Why:
 
-- Work stealing shrinks a child's assignment while it runs; the stopped child may already have begun writing the
-  frame after its split, which the thief renders too. With one folder per child the two never write the same file,
-  and frames outside a child's (shrunk) assignment are never moved.
+- Work stealing shrinks a chunk's assignment while it renders; the stopped child may already have begun writing the
+  frame after its split, which the thief renders too. With one folder per chunk the two never write the same file,
+  and frames outside a chunk's (shrunk) assignment are never moved.
 - A crashed or killed child's half-written frame never appears under a final name: only complete frames move.
-- Without ``--scratch`` the staging folder sits next to the final files (``.aefarm-<run>-c<child>``), so the move is
+- Without ``--scratch`` the staging folder sits next to the final files (``.aefarm-<run>-c<chunk>``), so the move is
   a rename on one filesystem. With ``--scratch DIR`` children render under DIR and each complete frame is moved into
   place atomically (rename, or copy to a temporary name in the destination folder + rename across filesystems); the
   source is removed only after the destination is in place, never before, and never with a throttle.
 - Staging folders are removed at the end of a successful run (everything they could hold is either delivered or a
   duplicate); after a failure they are kept (the report names them) so nothing unmoved is ever deleted.
 
-Movie outputs (.mov/.mp4/.avi) are one file, so each child invocation renders its own numbered segment, and the
-segments are joined with ffmpeg's concat demuxer (stream copy; re-encode fallback) into a temporary file that is
-renamed into place after ffprobe counted its frames.
+Movie outputs (.mov/.mp4/.avi) are one file, so each invocation renders its own numbered segment (``segment_name``)
+into its chunk's staging folder; ``stmpo.movies`` joins and counts them.
 """
 from __future__ import annotations
 
@@ -26,14 +25,10 @@ import os
 import re
 import shutil
 import stat
-import subprocess
-import tempfile
-import threading
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from aefarm_common.atomic import atomic_write
 from stmpo.errors import StmpoError
@@ -197,7 +192,7 @@ def move_into_place(src: "Path | str", dst: "Path | str") -> None:
 
 @dataclass
 class Staging:
-    """The per-child staging folders of one run (next to the final files, or under ``--scratch``)."""
+    """The per-chunk staging folders of one run (next to the final files, or under ``--scratch``)."""
 
     pattern: OutputPattern
     scratch: Optional[Path] = None
@@ -215,33 +210,33 @@ class Staging:
             return Path(self.scratch) / f"aefarm-{self.run_id}"
         return self.pattern.folder
 
-    def folder_path(self, child: int) -> Path:
-        """Where ``child`` stages its output (nothing is created: `--dry-run` shows it too)."""
+    def folder_path(self, chunk: int) -> Path:
+        """Where ``chunk`` stages its output (nothing is created: `--dry-run` shows it too)."""
         if self.scratch is not None:
-            return self.root / f"c{child:03d}"
-        return self.root / f"{STAGE_PREFIX}{self.run_id}-c{child:03d}"
+            return self.root / f"c{chunk:03d}"
+        return self.root / f"{STAGE_PREFIX}{self.run_id}-c{chunk:03d}"
 
-    def child_output_path(self, child: int, frames: Sequence[int]) -> str:
-        """The ``-output`` of one invocation: the user's pattern in the child's folder, or a numbered movie segment."""
-        folder = self.folder_path(child)
+    def child_output_path(self, chunk: int, frames: Sequence[int]) -> str:
+        """The ``-output`` of one invocation: the user's pattern in the chunk's folder, or a numbered movie segment."""
+        folder = self.folder_path(chunk)
         if self.pattern.is_movie:
             return str(folder / segment_name(frames[0], frames[-1], self.pattern.extension))
         return self.pattern.in_folder(folder)
 
-    def folder(self, child: int) -> Path:
-        folder = self.folders.get(child)
+    def folder(self, chunk: int) -> Path:
+        folder = self.folders.get(chunk)
         if folder is None:
-            folder = self.folder_path(child)
+            folder = self.folder_path(chunk)
             folder.mkdir(parents=True, exist_ok=True)
-            self.folders[child] = folder
+            self.folders[chunk] = folder
         return folder
 
-    def deliver(self, child: int, frame: int) -> bool:
-        """Move ``frame`` of ``child`` into place if complete there; True only when this call moved it and the final
+    def deliver(self, chunk: int, frame: int) -> bool:
+        """Move ``frame`` of ``chunk`` into place if complete there; True only when this call moved it and the final
         file is verified (a file already at the final name, e.g. from an earlier render, proves nothing)."""
-        folder = self._folder_text.get(child)
+        folder = self._folder_text.get(chunk)
         if folder is None:
-            folder = self._folder_text[child] = str(self.folder(child))
+            folder = self._folder_text[chunk] = str(self.folder(chunk))
         src = self.pattern.frame_file(frame, folder)
         dst = self.pattern.frame_file(frame)
         if not frame_ok(src):
@@ -249,8 +244,8 @@ class Staging:
         move_into_place(src, dst)
         return frame_ok(dst)
 
-    def staged(self, child: int, frame: int) -> bool:
-        return frame_ok(self.pattern.frame_path(frame, self.folder(child)))
+    def staged(self, chunk: int, frame: int) -> bool:
+        return frame_ok(self.pattern.frame_path(frame, self.folder(chunk)))
 
     def cleanup(self, success: bool) -> List[Path]:
         """Remove staging folders after success; after a failure remove only empty ones. Returns those kept."""
@@ -272,110 +267,6 @@ class Staging:
         return kept
 
 
-# --------------------------------------------------------------------------------------------------- movies
+# --------------------------------------------------------------------------------------------------- movie segments
 def segment_name(first: int, last: int, extension: str) -> str:
     return f"segment_{format_frame(first, 6)}_{format_frame(last, 6)}{extension}"
-
-
-def find_ffmpeg(explicit: Optional[str] = None, env: Optional[Mapping[str, str]] = None) -> Tuple[str, str]:
-    """(ffmpeg, ffprobe): ``--ffmpeg``, then ``FFMPEG``, then PATH; ffprobe beside ffmpeg, ``FFPROBE`` or PATH."""
-    env = os.environ if env is None else env
-    ffmpeg = explicit or env.get("FFMPEG") or shutil.which("ffmpeg")
-    if not ffmpeg or not (os.path.isfile(ffmpeg) or shutil.which(ffmpeg)):
-        raise StmpoError("ffmpeg not found (movie outputs are joined with ffmpeg): pass --ffmpeg PATH, set FFMPEG "
-                         "or put ffmpeg on PATH")
-    ffprobe = env.get("FFPROBE")
-    if not ffprobe:
-        folder, name = os.path.split(ffmpeg)
-        sibling = os.path.join(folder, name.replace("ffmpeg", "ffprobe")) if folder else ""
-        ffprobe = sibling if sibling and os.path.isfile(sibling) else shutil.which("ffprobe")
-    if not ffprobe:
-        raise StmpoError("ffprobe not found (movie outputs are verified with ffprobe): set FFPROBE or put it on PATH")
-    return ffmpeg, ffprobe
-
-
-def run_tool(argv: Sequence[str], timeout: float, cancel: Optional[threading.Event] = None
-             ) -> "subprocess.CompletedProcess[str]":
-    """Run ffmpeg/ffprobe to completion, but kill it at once when ``cancel`` is set (a cancelled render must not wait
-    out a long join) or after ``timeout``; StmpoError in both cases."""
-    if cancel is not None and cancel.is_set():
-        raise StmpoError(f"{Path(argv[0]).name} cancelled")
-    proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            out, err = proc.communicate(timeout=0.2)
-            return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
-        except subprocess.TimeoutExpired:
-            stop = "cancelled" if cancel is not None and cancel.is_set() else (
-                "timed out" if time.monotonic() > deadline else None)
-            if stop is not None:
-                proc.kill()
-                proc.communicate()
-                raise StmpoError(f"{Path(argv[0]).name} {stop}") from None
-
-
-def movie_frame_count(path: Path, ffprobe: str, timeout: float = 120.0,
-                      cancel: Optional[threading.Event] = None) -> Optional[int]:
-    """Video frames in ``path`` counted by decoding (``ffprobe -count_frames``); None when unreadable."""
-    if not frame_ok(path):
-        return None
-    proc = run_tool(
-        [ffprobe, "-v", "error", "-select_streams", "v:0", "-count_frames",
-         "-show_entries", "stream=nb_read_frames", "-of", "default=noprint_wrappers=1:nokey=1", str(path)],
-        timeout, cancel)
-    text = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not text:
-        return None
-    try:
-        return int(text[0].strip())
-    except ValueError:
-        return None
-
-
-_MUXERS = {".mov": "mov", ".mp4": "mp4", ".avi": "avi"}
-
-
-def _concat_list_line(path: Path) -> str:
-    text = str(Path(path).resolve()).replace("'", "'\\''")
-    return f"file '{text}'\n"
-
-
-def join_segments(segments: Sequence[Path], dst: Path, ffmpeg: str, ffprobe: str, expected_frames: int,
-                  timeout: float = 3600.0, cancel: Optional[threading.Event] = None) -> str:
-    """Join ``segments`` (in order) into ``dst``: concat demuxer with stream copy, re-encode if that fails or the
-    frame count is wrong; the result is written to a temporary name beside ``dst`` and renamed into place only after
-    ffprobe counted ``expected_frames``. Returns "copy" or "reencode"; raises StmpoError otherwise."""
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    ext = dst.suffix.lower()
-    fd, list_path = tempfile.mkstemp(prefix=".aefarm-concat-", suffix=".txt", dir=str(dst.parent))
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.writelines(_concat_list_line(s) for s in segments)
-    tmp = dst.parent / f".{dst.stem}.aefarm-{uuid.uuid4().hex[:8]}{ext}"
-    attempts = [("copy", ["-c", "copy"]), ("reencode", [])]
-    errors: List[str] = []
-    try:
-        for how, codec in attempts:
-            argv = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0",
-                    "-i", list_path, *codec, "-f", _MUXERS.get(ext, ext.lstrip(".")), str(tmp)]
-            proc = run_tool(argv, timeout, cancel)
-            count = movie_frame_count(tmp, ffprobe, cancel=cancel) if proc.returncode == 0 else None
-            if count == expected_frames:
-                os.replace(tmp, dst)
-                return how
-            errors.append(f"{how}: exit {proc.returncode}, {count} frames"
-                          + (f" ({proc.stderr.strip().splitlines()[-1]})" if proc.stderr.strip() else ""))
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-        raise StmpoError(f"joining {len(segments)} movie segments into {dst} failed: {'; '.join(errors)} "
-                         f"(expected {expected_frames} frames)")
-    finally:
-        for leftover in (list_path, tmp):
-            try:
-                os.unlink(leftover)
-            except OSError:
-                pass

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence, Sized, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Sized, Tuple
 
 from stmpo.affinity import affinity_support
 from stmpo.errors import StmpoError
@@ -98,7 +98,7 @@ class Plan:
     explanation: Tuple[str, ...] = ()
     warnings: Tuple[str, ...] = field(default_factory=tuple)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> Dict[str, Any]:
         return {
             "concurrency": self.concurrency,
             "cpu_blocks": None if self.cpu_blocks is None else [list(b) for b in self.cpu_blocks],

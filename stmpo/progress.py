@@ -1,10 +1,8 @@
-"""Progress reporting: one writer owns stdout; reporters turn executor events into each farm's protocol.
+"""Progress reporting: reporters turn executor events into each farm's protocol, written through the one writer.
 
-Why one writer: farm daemons read our stdout line by line (`openjd_progress:`, accsyn's JSON frame lines). If a
-protocol line and a child's output line were written by two threads at once they could interleave mid-line and the
-update would be lost or corrupt. So every line, from every thread, goes through `OutputWriter`: a queue drained by a
-single thread that writes whole lines in batches (one write + flush per batch keeps the parent cheap when 16
-children are talking).
+Every reporter writes through ``stmpo.writer.OutputWriter`` (one writer owns stdout, so protocol lines never
+interleave with child output), redacts secrets (``stmpo.redact``) and keeps per-child logs (``stmpo.childlogs``).
+The executor sees them through ``stmpo.seams.RenderReporter``.
 
 Reporter methods are called by the executor from any thread (reader threads, the scheduler, signal handling).
 Per-child logs: give a reporter `log_dir` and it writes every line of child `chunk_id`/`pid` to
@@ -16,236 +14,24 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import re
 import sys
 import threading
-import time
 from pathlib import Path
-from typing import IO, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import IO, Any, Iterable, List, Optional, Sequence, Set, Union
 
+from stmpo.childlogs import ChildLogs
+from stmpo.frames import FrameSet
 from stmpo.lines import AeWarning, FatalError, parse_line
+from stmpo.redact import Redactor
+from stmpo.writer import OutputWriter
 
 __all__ = [
-    "OutputWriter", "Reporter", "LogReporter", "OpenJDReporter", "AccsynReporter", "BarReporter", "ChildLogs",
-    "Redactor", "redact", "make_reporter", "REPORTER_KINDS", "format_percent",
+    "Reporter", "LogReporter", "OpenJDReporter", "AccsynReporter", "BarReporter", "make_reporter", "REPORTER_KINDS",
+    "format_percent",
 ]
 
 REPORTER_KINDS = ("auto", "bar", "openjd", "accsyn", "log")
 
-
-# ----------------------------------------------------------------------------------------------------------------
-# secrets
-
-SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
-_MIN_SECRET_LEN = 6  # shorter values ("1", "true") would blank out ordinary text
-
-
-class Redactor:
-    """Replaces the values of secret-looking environment variables with `***`.
-
-    Built once (scanning the environment per line would cost more than the rest of the line handling).
-    """
-
-    __slots__ = ("values",)
-
-    def __init__(self, values: Iterable[str] = ()) -> None:
-        self.values: Tuple[str, ...] = tuple(sorted({v for v in values if len(v) >= _MIN_SECRET_LEN},
-                                                    key=len, reverse=True))
-
-    @classmethod
-    def from_env(cls, env: Optional[Mapping[str, str]] = None, extra: Iterable[str] = ()) -> "Redactor":
-        """This process's secrets (or ``env``'s), plus ``extra`` values (a job's env file, a payload's keys)."""
-        return cls([*secret_values(os.environ if env is None else env), *extra])
-
-    def __call__(self, text: str) -> str:
-        for value in self.values:
-            if value in text:
-                text = text.replace(value, "***")
-        return text
-
-
-def secret_values(env: Mapping[str, str]) -> List[str]:
-    """Values of variables named like secrets (``*KEY*``, ``*TOKEN*``, ``*SECRET*``, ``*PASSWORD*`` ...)."""
-    return [str(value).strip() for name, value in env.items() if SECRET_NAME.search(str(name)) and str(value).strip()]
-
-
-_default_redactor: Optional[Redactor] = None
-
-
-def redact(text: str) -> str:
-    """`text` with the values of this process's *KEY*/*TOKEN*/*SECRET*/*PASSWORD* variables replaced by `***`.
-
-    The environment is read on first use; call `refresh_secrets()` after changing it."""
-    global _default_redactor
-    if _default_redactor is None:
-        _default_redactor = Redactor.from_env()
-    return _default_redactor(text)
-
-
-def refresh_secrets() -> None:
-    global _default_redactor
-    _default_redactor = Redactor.from_env()
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# the one writer of stdout
-
-_STOP = object()
-
-
-class OutputWriter:
-    """The single owner of a text stream (stdout by default): `.line(text)` from any thread queues one whole line.
-
-    A daemon thread drains the queue, waiting `batch_interval` seconds after the first line so that everything
-    queued meanwhile goes out in one write + flush. Text with embedded line breaks becomes several whole lines.
-    Characters the stream cannot encode are replaced, and a closed stream (reader went away) drops output instead
-    of killing the render. After `close()` (which drains), `.line()` writes synchronously.
-    """
-
-    def __init__(self, stream: Optional[IO[str]] = None, batch_interval: float = 0.05) -> None:
-        self._stream = stream if stream is not None else sys.stdout
-        self._interval = max(0.0, batch_interval)
-        self._queue: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
-        # Re-entrant: a signal handler running on the main thread may report while that thread is inside line().
-        self._lock = threading.RLock()
-        self._closed = False
-        self.broken = False
-        self._thread = threading.Thread(target=self._run, name="stmpo-output", daemon=True)
-        self._thread.start()
-
-    def line(self, text: str) -> None:
-        if "\n" in text or "\r" in text:
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-        with self._lock:
-            if not self._closed:
-                self._queue.put(text)
-                return
-            if not self._thread.is_alive():  # else close() timed out on a stuck stream: never write beside it
-                self._write(text + "\n")
-
-    def flush(self, timeout: Optional[float] = None) -> bool:
-        """Wait until every line queued before this call is written; False on timeout."""
-        with self._lock:
-            if self._closed:
-                self._flush_stream()
-                return True
-            done = threading.Event()
-            self._queue.put(done)
-        return done.wait(timeout)
-
-    def close(self, timeout: Optional[float] = 10.0) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._queue.put(_STOP)
-            # Joined under the lock so late `.line()` calls wait and then write after everything queued.
-            self._thread.join(timeout)
-
-    def __enter__(self) -> "OutputWriter":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _run(self) -> None:
-        get, get_nowait = self._queue.get, self._queue.get_nowait
-        while True:
-            item = get()
-            if self._interval and item is not _STOP:
-                time.sleep(self._interval)
-            batch: List[str] = []
-            waiters: List[threading.Event] = []
-            stop = False
-            while True:
-                if item is _STOP:
-                    stop = True
-                elif isinstance(item, threading.Event):
-                    waiters.append(item)
-                else:
-                    batch.append(item)
-                if len(batch) >= 20000:
-                    break
-                try:
-                    item = get_nowait()
-                except queue.Empty:
-                    break
-            if batch:
-                batch.append("")
-                self._write("\n".join(batch))
-            for waiter in waiters:
-                waiter.set()
-            if stop:
-                return
-
-    def _write(self, chunk: str) -> None:
-        if self.broken:
-            return
-        stream = self._stream
-        try:
-            try:
-                stream.write(chunk)
-            except UnicodeEncodeError:
-                encoding = getattr(stream, "encoding", None) or "utf-8"
-                stream.write(chunk.encode(encoding, "replace").decode(encoding, "replace"))
-            stream.flush()
-        except (OSError, ValueError):
-            self.broken = True
-
-    def _flush_stream(self) -> None:
-        try:
-            self._stream.flush()
-        except (OSError, ValueError):
-            self.broken = True
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# per-child log files
-
-class ChildLogs:
-    """One log file per child process under `folder`: `chunk-<chunk_id:03d>-pid-<pid>.log` (UTF-8, appended)."""
-
-    def __init__(self, folder: "os.PathLike[str] | str") -> None:
-        self.folder = Path(folder)
-        self._files: Dict[Tuple[int, int], IO[str]] = {}
-        self._lock = threading.RLock()
-
-    def path(self, chunk_id: int, pid: int) -> Path:
-        return self.folder / f"chunk-{chunk_id:03d}-pid-{pid}.log"
-
-    def open(self, chunk_id: int, pid: int) -> IO[str]:
-        key = (chunk_id, pid)
-        with self._lock:
-            handle = self._files.get(key)
-            if handle is None:
-                self.folder.mkdir(parents=True, exist_ok=True)
-                handle = open(self.path(chunk_id, pid), "a", encoding="utf-8", errors="replace", buffering=1)
-                self._files[key] = handle
-            return handle
-
-    def write(self, chunk_id: int, pid: int, line: str) -> None:
-        handle = self._files.get((chunk_id, pid)) or self.open(chunk_id, pid)
-        try:
-            handle.write(line + "\n")
-        except (OSError, ValueError):  # disk full or closed during shutdown: the log is best effort
-            pass
-
-    def close(self, chunk_id: int, pid: int) -> None:
-        with self._lock:
-            handle = self._files.pop((chunk_id, pid), None)
-        if handle is not None:
-            handle.close()
-
-    def close_all(self) -> None:
-        with self._lock:
-            handles, self._files = list(self._files.values()), {}
-        for handle in handles:
-            handle.close()
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# reporters
 
 def _one_line(text: str) -> str:
     return " ".join(str(text).splitlines()) if ("\n" in text or "\r" in text) else text
@@ -257,7 +43,10 @@ def format_percent(tenths: int) -> str:
     return f"{whole}.{tenth}" if tenth else str(whole)
 
 
-def _frames_text(frames: Any) -> str:
+Frames = Union[FrameSet, str, None]  # what a reporter prints as a frame list
+
+
+def _frames_text(frames: Frames) -> str:
     return str(frames) if frames is not None else ""
 
 
@@ -285,7 +74,7 @@ class Reporter:
             self.total = max(0, int(total_frames))
             self._show_run_started(list(plan_lines))
 
-    def child_started(self, chunk_id: int, pid: int, frames: Any) -> None:
+    def child_started(self, chunk_id: int, pid: int, frames: Frames) -> None:
         if self.logs is not None:
             self.logs.open(chunk_id, pid)
         with self._lock:
@@ -299,7 +88,7 @@ class Reporter:
             self._show_child_output(chunk_id, pid, line)
 
     def child_exited(self, chunk_id: int, pid: int, exit_code: Optional[int]) -> None:
-        """Optional (not in INTERFACES.md's list): closes that child's log file."""
+        """The child's tree is gone: closes its log file."""
         if self.logs is not None:
             self.logs.write(chunk_id, pid, f"[aefarm] exit code {exit_code}")
             self.logs.close(chunk_id, pid)
@@ -319,7 +108,7 @@ class Reporter:
         with self._lock:
             self._show_message(self.redact(text), public)
 
-    def run_finished(self, ok: bool, missing: Any, summary: str) -> None:
+    def run_finished(self, ok: bool, missing: Frames, summary: str) -> None:
         with self._lock:
             self._show_run_finished(ok, _frames_text(missing) if missing else "", _one_line(self.redact(summary)))
 

@@ -10,8 +10,10 @@ benchmarks/bench_progress_overhead.py measures both.
 from __future__ import annotations
 
 import os
+import selectors
+import sys
 import threading
-from typing import IO, Callable, Optional, Union
+from typing import IO, Callable, List, Optional, Tuple, Union
 
 from stmpo.lines import LineSplitter
 
@@ -93,17 +95,20 @@ class LineMux:
     Read pipes through the mux only (`proc.stdout` must not also be read elsewhere: its buffer would hide data).
     """
 
+    _selector: selectors.BaseSelector  # POSIX only, like the wake-up pipe
+    _wake_r: int
+    _wake_w: int
+
     def __init__(self, min_interval: float = 0.05, name: str = "stmpo-mux") -> None:
-        self._threads_only = os.name == "nt"
+        self._threads_only = sys.platform == "win32"  # Windows pipes cannot be selected
         self._min_interval = max(0.0, min_interval)
         self._lock = threading.Lock()
-        self._pending: list = []
+        self._pending: List[Tuple[int, _Pipe]] = []
         self._closed = False
         self._closing = threading.Event()  # interrupts the batching pause, so close() and EOFs are never delayed
         self._thread: Optional[threading.Thread] = None
         self._name = name
-        if not self._threads_only:
-            import selectors
+        if sys.platform != "win32":
             self._selector = selectors.DefaultSelector()
             self._wake_r, self._wake_w = os.pipe()
             os.set_blocking(self._wake_r, False)
@@ -158,7 +163,6 @@ class LineMux:
         os.close(self._wake_w)
 
     def _run(self) -> None:
-        import selectors
         sel = self._selector
         try:
             while True:

@@ -1,36 +1,40 @@
-"""Which aerender child renders which frames: a pure state machine, no processes, no clock of its own.
+"""Which chunk of frames renders where: a pure state machine, no processes, no clock of its own.
 
 Why a state machine over plain data: every scheduling decision (initial split, work stealing, retries, fail-fast,
 the end of the run) can then be tested exhaustively without starting a process, and the executor (`stmpo.run`) only
-turns events from real children into calls and the returned actions into effects.
+turns events from real aerender children into calls and the returned actions into effects.
 
 Model (close to pytest-xdist's load scheduler, adapted to aerender):
 
-- A *child* occupies one *slot* (a CPU block of the plan) and renders an ordered, contiguous *assignment* of frames
-  from first to last: After Effects caches across neighbouring frames, and every child pays seconds of start-up, so
-  assignments are never tiny (``min_chunk``).
+- A *chunk* occupies one *slot* (a CPU block of the plan) and is an ordered, contiguous *assignment* of frames,
+  rendered from first to last by aerender invocations: After Effects caches across neighbouring frames, and every
+  aerender child pays seconds of start-up, so chunks are never tiny (``min_chunk``).
 - ``dynamic`` (default): the frames start as an equal contiguous split over the slots. When a slot falls idle and
-  another child still has a long remainder, a new child takes the *back* part of that remainder and the victim's
+  another chunk still has a long remainder, a new chunk takes the *back* part of that remainder and the victim's
   assignment shrinks; the victim is told where it now ends (``StopAfter``) and is killed (``Kill``) once its last frame
   is verified, since aerender cannot be told to stop early. The split point accounts for the start-up the thief must
   pay and the victim has already paid, using rates measured from the events' timestamps.
-- Hand-off (dynamic, ``handoff=True``): a child that will be done within one start-up (measured rate x frames
+- Hand-off (dynamic, ``handoff=True``): a chunk that will be done within one start-up (measured rate x frames
   left) lets a thief start in its slot *now*, on measured rates only, so the thief's start-up overlaps the end of
-  that child instead of following it. A slot then briefly holds two children (one finishing, one starting): the
+  that chunk instead of following it. A slot then briefly holds two chunks (one finishing, one starting): the
   price of hiding seconds of start-up per steal. ``tick(now)`` gives the scheduler the chance between events.
 - ``static``: the equal split only (the old tool's behaviour, kept for comparison).
-- A child that fails or stalls gives its unverified frames back as new work, up to ``retries`` failed attempts per
-  frame; beyond that the frames are lost (a *hard failure*). With ``fail_fast`` a hard failure stops everything.
+- A chunk that fails or stalls gives its unverified frames back as new work (a retry is a new chunk), up to
+  ``retries`` failed attempts per frame; beyond that the frames are lost (a *hard failure*). With ``fail_fast`` a
+  hard failure stops everything.
 - The run ends with ``Done`` when every frame is verified, otherwise ``Fail(missing)``.
 
 Invariant (checked by :meth:`Scheduler.check_invariants`): every frame is at any time in exactly one of: the
-remaining assignment of one live child, the pending queue, the verified set, the lost set; a slot holds at most one
-child (two during a hand-off).
+remaining assignment of one live chunk, the pending queue, the verified set, the lost set; a slot holds at most one
+chunk (two during a hand-off).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
+
+if TYPE_CHECKING:  # the scheduler works on plain ints; FrameSet only shapes the convenience properties
+    from stmpo.frames import FrameSet
 
 DYNAMIC = "dynamic"
 STATIC = "static"
@@ -38,7 +42,7 @@ MODES = (DYNAMIC, STATIC)
 MIN_GAIN_OF_STARTUP = 0.5  # a steal must save at least this fraction of one start-up
 
 
-def _to_frameset(frames: Sequence[int]):
+def _to_frameset(frames: Sequence[int]) -> "FrameSet":
     from stmpo.frames import FrameSet  # imported late: the scheduler itself only needs plain ints
 
     return FrameSet.from_frames(frames)
@@ -47,76 +51,79 @@ def _to_frameset(frames: Sequence[int]):
 # ---------------------------------------------------------------------------------------------------------- actions
 @dataclass(frozen=True)
 class Start:
-    """Start a new child ``child`` in slot ``slot`` rendering ``frame_list`` in ascending order."""
+    """Start chunk ``chunk`` in slot ``slot``: render ``frame_list`` in ascending order."""
 
-    child: int
+    chunk: int
     slot: int
     frame_list: Tuple[int, ...]
     retry: bool = False  # True when some of these frames failed before
 
     @property
-    def frames(self):
+    def frames(self) -> "FrameSet":
         return _to_frameset(self.frame_list)
 
 
 @dataclass(frozen=True)
 class StopAfter:
-    """``child``'s assignment now ends at ``last_frame``; frames after it belong to someone else."""
+    """``chunk``'s assignment now ends at ``last_frame``; frames after it belong to another chunk."""
 
-    child: int
+    chunk: int
     last_frame: int
 
 
 @dataclass(frozen=True)
 class Kill:
-    """Terminate ``child``'s whole process tree (it reached its split, or the run is stopping)."""
+    """End ``chunk``: terminate the process tree rendering it (it reached its split, or the run is stopping)."""
 
-    child: int
+    chunk: int
     reason: str
 
 
 @dataclass(frozen=True)
 class ChunkFailed:
-    """Information for the reporter: ``child`` failed; its unverified frames are retried or lost."""
+    """Information for the reporter: ``chunk`` failed; its unverified frames are retried (a new chunk) or lost."""
 
-    child: int
+    chunk: int
     frame_list: Tuple[int, ...]
     retrying: bool
     reason: str
 
     @property
-    def frames(self):
+    def frames(self) -> "FrameSet":
         return _to_frameset(self.frame_list)
 
 
 @dataclass(frozen=True)
 class Done:
-    """Every frame is verified and no child is alive."""
+    """Every frame is verified and no chunk is live."""
 
 
 @dataclass(frozen=True)
 class Fail:
-    """The run is over with frames missing (hard failures, fail-fast or cancel); no child is alive."""
+    """The run is over with frames missing (hard failures, fail-fast or cancel); no chunk is live."""
 
     missing_list: Tuple[int, ...]
     reason: str
 
     @property
-    def missing(self):
+    def missing(self) -> "FrameSet":
         return _to_frameset(self.missing_list)
 
 
-Action = object  # one of the dataclasses above
+Action = Union[Start, StopAfter, Kill, ChunkFailed, Done, Fail]
+"""Everything the scheduler tells the executor, in the order the executor must apply it."""
 
 
 # ------------------------------------------------------------------------------------------------------------ state
 @dataclass
-class ChildState:
-    child: int
+class ChunkState:
+    """One live chunk: its slot, its (shrinking) assignment, what of it is verified, and its measured rate."""
+
+    chunk: int
     slot: int
     assigned: List[int]  # ascending; shrinks from the back when stolen from
     started_at: float
-    rate_hint: Optional[float] = None  # seconds per frame inherited from the child these frames came from
+    rate_hint: Optional[float] = None  # seconds per frame inherited from the chunk these frames came from
     done: Set[int] = field(default_factory=set)
     first_done_at: Optional[float] = None
     last_done_at: Optional[float] = None
@@ -153,7 +160,8 @@ def split_even(frames: Sequence[int], parts: int) -> List[List[int]]:
     """Contiguous parts whose sizes differ by at most one (bigger parts first)."""
     parts = max(1, min(parts, len(frames)))
     size, extra = divmod(len(frames), parts)
-    out, pos = [], 0
+    out: List[List[int]] = []
+    pos = 0
     for i in range(parts):
         n = size + (1 if i < extra else 0)
         out.append(list(frames[pos:pos + n]))
@@ -162,7 +170,7 @@ def split_even(frames: Sequence[int], parts: int) -> List[List[int]]:
 
 
 class Scheduler:
-    """Decides which child renders which frames. Feed it events, apply the actions it returns, in order."""
+    """Decides which chunk renders which frames. Feed it events, apply the actions it returns, in order."""
 
     def __init__(self, frames: Iterable[int], slots: int, *, min_chunk: int = 1, mode: str = DYNAMIC,
                  retries: int = 1, fail_fast: bool = False, startup_hint: Optional[float] = None,
@@ -180,8 +188,8 @@ class Scheduler:
         self.startup_hint = startup_hint
         self.steal_enabled = steal and mode == DYNAMIC
         self.handoff_enabled = handoff and self.steal_enabled
-        self.children: Dict[int, ChildState] = {}  # live children only
-        self.history: Dict[int, ChildState] = {}  # every child ever started
+        self.chunks: Dict[int, ChunkState] = {}  # live chunks only
+        self.history: Dict[int, ChunkState] = {}  # every chunk ever started
         self.pending: List[Tuple[List[int], Optional[float], bool]] = []  # (frames, rate hint, is retry)
         self.verified: Set[int] = set()
         self.lost: Set[int] = set()
@@ -189,7 +197,7 @@ class Scheduler:
         self.stopping: Optional[str] = None  # reason once fail-fast or cancel stops the run
         self.finished = False
         self.result: Optional[Action] = None
-        self._next_child = 1
+        self._next_chunk = 1
         self._startups: List[float] = []
         self._begun = False
 
@@ -203,9 +211,9 @@ class Scheduler:
             self.pending.append((list(self.all_frames), None, False))
         return self._after_event(now)
 
-    def frame_done(self, child: int, frame: int, now: float) -> List[Action]:
-        """Frame ``frame`` of ``child`` is verified on disk. Frames outside its assignment are ignored."""
-        state = self.children.get(child)
+    def frame_done(self, chunk: int, frame: int, now: float) -> List[Action]:
+        """Frame ``frame`` of ``chunk`` is verified on disk. Frames outside its assignment are ignored."""
+        state = self.chunks.get(chunk)
         if state is None or frame in state.done or not state.owns(frame):
             return []
         state.done.add(frame)
@@ -218,16 +226,17 @@ class Scheduler:
         actions: List[Action] = []
         if state.remaining_count == 0 and state.shrunk and not state.killing:
             state.killing = True
-            actions.append(Kill(child, "reached the end of its shrunk assignment"))
+            actions.append(Kill(chunk, "reached the end of its shrunk assignment"))
         return actions + self._after_event(now)
 
-    def child_exited(self, child: int, ok: bool, now: float, reason: str = "") -> List[Action]:
-        """``child``'s process (tree) is gone. ``ok`` is the executor's verdict (exit 0, no fatal line).
+    def chunk_ended(self, chunk: int, ok: bool, now: float, reason: str = "") -> List[Action]:
+        """``chunk`` is over: the last aerender process tree rendering it is gone. ``ok`` is the executor's verdict
+        (exit 0, no fatal line).
 
         Unverified frames of its assignment are failures whatever ``ok`` says (exit 0 with frames missing is a
         failure too); they go back to the queue or, past ``retries``, are lost.
         """
-        state = self.children.pop(child, None)
+        state = self.chunks.pop(chunk, None)
         if state is None:
             return []
         actions: List[Action] = []
@@ -237,7 +246,8 @@ class Scheduler:
             if self.stopping is not None:
                 self.lost.update(left)
             else:
-                retry, lost = [], []
+                retry: List[int] = []
+                lost: List[int] = []
                 for f in left:
                     self.failures[f] = self.failures.get(f, 0) + 1
                     (retry if self.failures[f] <= self.retries else lost).append(f)
@@ -246,30 +256,30 @@ class Scheduler:
                     self.pending.sort(key=lambda item: item[0][0])
                 if lost:
                     self.lost.update(lost)
-                actions.append(ChunkFailed(child, tuple(left), retrying=not lost, reason=why))
+                actions.append(ChunkFailed(chunk, tuple(left), retrying=not lost, reason=why))
                 if lost and self.fail_fast:
-                    actions.extend(self._stop(f"fail-fast: chunk {child} failed ({why})"))
+                    actions.extend(self._stop(f"fail-fast: chunk {chunk} failed ({why})"))
         return actions + self._after_event(now)
 
     def tick(self, now: float) -> List[Action]:
-        """Time passed without an event: a chance to hand a finishing child's slot over early (see ``_fill``)."""
+        """Time passed without an event: a chance to hand a finishing chunk's slot over early (see ``_fill``)."""
         if self.finished or self.stopping is not None or not self.handoff_enabled:
             return []
         return self._after_event(now)
 
     def cancel(self, reason: str = "cancelled") -> List[Action]:
-        """Stop the run: kill every live child; the run then ends with ``Fail``."""
+        """Stop the run: kill every live chunk; the run then ends with ``Fail``."""
         return self._stop(reason) + self._after_event(None)
 
     # ------------------------------------------------------------------------------------------------ queries
-    def live(self) -> List[ChildState]:
-        return [self.children[c] for c in sorted(self.children)]
+    def live(self) -> List[ChunkState]:
+        return [self.chunks[c] for c in sorted(self.chunks)]
 
     def missing(self) -> List[int]:
         return [f for f in self.all_frames if f not in self.verified]
 
     def check_invariants(self) -> None:
-        """Every frame has exactly one place: a live child's remainder, the queue, verified or lost."""
+        """Every frame has exactly one place: a live chunk's remainder, the queue, verified or lost."""
         seen: Dict[int, str] = {}
 
         def put(frames: Iterable[int], where: str) -> None:
@@ -277,8 +287,8 @@ class Scheduler:
                 assert f not in seen, f"frame {f} is in {seen[f]} and {where}"
                 seen[f] = where
 
-        for state in self.children.values():
-            put(state.remaining, f"child {state.child}")
+        for state in self.chunks.values():
+            put(state.remaining, f"chunk {state.chunk}")
             assert state.done <= set(state.assigned)
             assert state.assigned == sorted(state.assigned)
         for i, (frames, _, _) in enumerate(self.pending):
@@ -286,7 +296,7 @@ class Scheduler:
         put(self.verified, "verified")
         put(self.lost, "lost")
         assert set(seen) == set(self.all_frames), "frames appeared or vanished"
-        slots = [s.slot for s in self.children.values()]
+        slots = [s.slot for s in self.chunks.values()]
         assert all(slots.count(s) <= (2 if self.handoff_enabled else 1) for s in slots), "slot over-subscribed"
         assert all(0 <= s < self.slots for s in slots)
 
@@ -301,7 +311,7 @@ class Scheduler:
         for state in self.live():
             if not state.killing:
                 state.killing = True
-                actions.append(Kill(state.child, reason))
+                actions.append(Kill(state.chunk, reason))
         return actions
 
     def _after_event(self, now: Optional[float]) -> List[Action]:
@@ -310,7 +320,7 @@ class Scheduler:
         actions: List[Action] = []
         if self.stopping is None and now is not None:
             actions.extend(self._fill(now))
-        if not self.children and not self.pending:
+        if not self.chunks and not self.pending:
             self.finished = True
             missing = self.missing()
             if missing:
@@ -322,16 +332,16 @@ class Scheduler:
         return actions
 
     def _free_slots(self) -> List[int]:
-        used = {s.slot for s in self.children.values()}
+        used = {s.slot for s in self.chunks.values()}
         return [s for s in range(self.slots) if s not in used]
 
     def _start(self, slot: int, frames: List[int], now: float, rate_hint: Optional[float], retry: bool) -> Start:
-        child = self._next_child
-        self._next_child += 1
-        state = ChildState(child=child, slot=slot, assigned=list(frames), started_at=now, rate_hint=rate_hint)
-        self.children[child] = state
-        self.history[child] = state
-        return Start(child, slot, tuple(frames), retry)
+        chunk = self._next_chunk
+        self._next_chunk += 1
+        state = ChunkState(chunk=chunk, slot=slot, assigned=list(frames), started_at=now, rate_hint=rate_hint)
+        self.chunks[chunk] = state
+        self.history[chunk] = state
+        return Start(chunk, slot, tuple(frames), retry)
 
     def _fill(self, now: float) -> List[Action]:
         actions: List[Action] = []
@@ -354,13 +364,13 @@ class Scheduler:
             stolen_set = set(stolen)
             victim.shrink_to([f for f in victim.assigned if f not in stolen_set])
             hint = victim.own_rate() or victim.rate_hint
-            actions.append(StopAfter(victim.child, keep[-1]))
+            actions.append(StopAfter(victim.chunk, keep[-1]))
             actions.append(self._start(free.pop(0), stolen, now, hint, False))
-        # hand-off: a child about to finish (less time left than a start-up) lets a thief start in its slot now, so
-        # the thief's start-up overlaps the end of that child instead of following it
+        # hand-off: a chunk about to finish (less time left than a start-up) lets a thief start in its slot now, so
+        # the thief's start-up overlaps the end of that chunk instead of following it
         if self.handoff_enabled and not free and not self.pending:
             for slot, leaving in self._finishing(now):
-                steal = self._best_steal(now, exclude=leaving.child, known_rate_only=True)
+                steal = self._best_steal(now, exclude=leaving.chunk, known_rate_only=True)
                 if steal is None:
                     break
                 victim, take = steal
@@ -369,19 +379,19 @@ class Scheduler:
                 stolen_set = set(stolen)
                 victim.shrink_to([f for f in victim.assigned if f not in stolen_set])
                 hint = victim.own_rate() or victim.rate_hint
-                actions.append(StopAfter(victim.child, keep[-1]))
+                actions.append(StopAfter(victim.chunk, keep[-1]))
                 actions.append(self._start(slot, stolen, now, hint, False))
         return actions
 
-    def _finishing(self, now: float) -> List[Tuple[int, ChildState]]:
-        """(slot, child) for slots whose only child will be done within one start-up, soonest first."""
+    def _finishing(self, now: float) -> List[Tuple[int, ChunkState]]:
+        """(slot, chunk) for slots whose only chunk will be done within one start-up, soonest first."""
         startup = self._startup_estimate()
         if startup <= 0:
             return []
-        per_slot: Dict[int, List[ChildState]] = {}
-        for state in self.children.values():
+        per_slot: Dict[int, List[ChunkState]] = {}
+        for state in self.chunks.values():
             per_slot.setdefault(state.slot, []).append(state)
-        out = []
+        out: List[Tuple[float, int, ChunkState]] = []
         for slot, states in per_slot.items():
             if len(states) != 1:
                 continue
@@ -406,19 +416,19 @@ class Scheduler:
             return ordered[len(ordered) // 2]
         return self.startup_hint or 0.0
 
-    def _remaining_startup(self, state: ChildState, now: float, startup: float) -> float:
+    def _remaining_startup(self, state: ChunkState, now: float, startup: float) -> float:
         if state.first_done_at is not None:
             return 0.0
         return max(0.0, startup - (now - state.started_at))
 
     def _best_steal(self, now: float, exclude: Optional[int] = None,
-                    known_rate_only: bool = False) -> Optional[Tuple[ChildState, int]]:
+                    known_rate_only: bool = False) -> Optional[Tuple[ChunkState, int]]:
         """The victim with the longest expected remainder and how many frames a thief takes from its back."""
         startup = self._startup_estimate()
         fallback = self._global_rate()
-        best: Optional[Tuple[float, int, ChildState, int]] = None
+        best: Optional[Tuple[float, int, ChunkState, int]] = None
         for state in self.live():
-            if state.killing or state.child == exclude:
+            if state.killing or state.chunk == exclude:
                 continue
             left = state.remaining_count
             if left <= 2 * self.min_chunk:
@@ -441,8 +451,8 @@ class Scheduler:
                 continue
             if rate and take * rate < MIN_GAIN_OF_STARTUP * startup:
                 continue  # the run would end sooner by less than half a start-up: not worth a new process
-            key = (expected, -state.child)
+            key = (expected, -state.chunk)
             if best is None or key > (best[0], best[1]):
-                best = (expected, -state.child, state, take)
+                best = (expected, -state.chunk, state, take)
         return None if best is None else (best[2], best[3])
 

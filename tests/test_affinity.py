@@ -117,5 +117,7 @@ def test_windows_block_spanning_groups_or_outside_is_an_error():
 
 def test_windows_code_is_importable_but_not_called_here():
     # the ctypes paths only load kernel32 when called; importing them on Linux must work
-    assert callable(affinity.windows_set_job_affinity) and callable(affinity.windows_resume_process)
-    assert affinity.WINDOWS_JOB_OBJECT_GROUP_INFORMATION_EX == 14
+    from stmpo.proc import windows
+
+    assert callable(windows.Kernel32Calls.set_group_affinity) and callable(windows.Kernel32Calls.resume_process)
+    assert windows.JOB_OBJECT_GROUP_INFORMATION_EX == 14

@@ -223,7 +223,7 @@ def test_openjd_run_image_bundle_renders_every_frame_only_with_path_mapping(stud
 
 @pytest.mark.slow
 def test_openjd_run_video_bundle_joins_segments_into_one_movie(studio):
-    from stmpo.outputs import find_ffmpeg, movie_frame_count
+    from stmpo.movies import find_ffmpeg, movie_frame_count
 
     out = studio["root"] / "movie"
     params = base_params(studio, out, "1-7", 3)

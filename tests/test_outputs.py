@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aerender_sim.worker import expand_output, sequence_template
-from stmpo import outputs
+from stmpo import movies, outputs
 from stmpo.errors import StmpoError
 from stmpo.outputs import OutputPattern, Staging
 
@@ -153,7 +153,7 @@ def test_empty_staging_removed_even_after_failure(tmp_path):
 
 def test_find_ffmpeg_errors(tmp_path):
     with pytest.raises(StmpoError, match="ffmpeg not found"):
-        outputs.find_ffmpeg(env={"PATH": ""}, explicit=str(tmp_path / "nope"))
+        movies.find_ffmpeg(env={"PATH": ""}, explicit=str(tmp_path / "nope"))
 
 
 def _segment(path: Path, frames: int) -> Path:
@@ -164,22 +164,22 @@ def _segment(path: Path, frames: int) -> Path:
 
 @needs_ffmpeg
 def test_join_segments_with_real_ffmpeg(tmp_path):
-    ffmpeg, ffprobe = outputs.find_ffmpeg()
+    ffmpeg, ffprobe = movies.find_ffmpeg()
     segs = [_segment(tmp_path / f"s{i}.mov", n) for i, n in enumerate((5, 7, 3))]
     dst = tmp_path / "final" / "Main.mov"
-    how = outputs.join_segments(segs, dst, ffmpeg, ffprobe, 15)
+    how = movies.join_segments(segs, dst, ffmpeg, ffprobe, 15)
     assert how in ("copy", "reencode")
-    assert outputs.movie_frame_count(dst, ffprobe) == 15
+    assert movies.movie_frame_count(dst, ffprobe) == 15
     assert sorted(p.name for p in dst.parent.iterdir()) == ["Main.mov"]  # no temporary or list file left
 
 
 @needs_ffmpeg
 def test_join_refuses_a_wrong_frame_count_and_leaves_nothing(tmp_path):
-    ffmpeg, ffprobe = outputs.find_ffmpeg()
+    ffmpeg, ffprobe = movies.find_ffmpeg()
     segs = [_segment(tmp_path / "s.mov", 4)]
     dst = tmp_path / "final" / "Main.mov"
     with pytest.raises(StmpoError, match="expected 9 frames"):
-        outputs.join_segments(segs, dst, ffmpeg, ffprobe, 9)
+        movies.join_segments(segs, dst, ffmpeg, ffprobe, 9)
     assert list(dst.parent.iterdir()) == []
 
 
@@ -187,13 +187,13 @@ def test_join_refuses_a_wrong_frame_count_and_leaves_nothing(tmp_path):
 def test_a_cancel_during_the_join_kills_ffmpeg_and_leaves_nothing(tmp_path):
     import threading
 
-    ffmpeg, ffprobe = outputs.find_ffmpeg()
+    ffmpeg, ffprobe = movies.find_ffmpeg()
     segs = [_segment(tmp_path / "s.mov", 4)]
     dst = tmp_path / "final" / "Main.mov"
     cancel = threading.Event()
     cancel.set()
     with pytest.raises(StmpoError, match="cancelled"):
-        outputs.join_segments(segs, dst, ffmpeg, ffprobe, 4, cancel=cancel)
+        movies.join_segments(segs, dst, ffmpeg, ffprobe, 4, cancel=cancel)
     assert list(dst.parent.iterdir()) == []
 
 
@@ -207,9 +207,9 @@ def test_run_tool_stops_a_slow_tool_on_cancel_and_on_timeout():
     threading.Timer(0.3, cancel.set).start()
     began = time.monotonic()
     with pytest.raises(StmpoError, match="cancelled"):
-        outputs.run_tool(slow, timeout=60, cancel=cancel)
+        movies.run_tool(slow, timeout=60, cancel=cancel)
     with pytest.raises(StmpoError, match="timed out"):
-        outputs.run_tool(slow, timeout=0.3)
+        movies.run_tool(slow, timeout=0.3)
     assert time.monotonic() - began < 25  # neither waited for the 30 s sleep (a bound on a hang, not a benchmark)
-    done = outputs.run_tool([sys.executable, "-c", "print('ok')"], timeout=30)
+    done = movies.run_tool([sys.executable, "-c", "print('ok')"], timeout=30)
     assert done.returncode == 0 and done.stdout.strip() == "ok"

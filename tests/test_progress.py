@@ -10,20 +10,20 @@ import threading
 
 import pytest
 
+from stmpo.childlogs import ChildLogs
 from stmpo.frames import FrameSet
 from stmpo.lines import LineSplitter
 from stmpo.progress import (
     AccsynReporter,
     BarReporter,
-    ChildLogs,
     LogReporter,
     OpenJDReporter,
-    OutputWriter,
-    Redactor,
     format_percent,
     make_reporter,
 )
 from stmpo.reader import pump, start_pump
+from stmpo.redact import Redactor
+from stmpo.writer import OutputWriter
 
 
 class ChunkStream(io.StringIO):

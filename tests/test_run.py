@@ -18,12 +18,14 @@ from aefarm_common import exitcodes
 from aerender_sim.png import read_frame_png
 from engines.aftereffects.job import Job
 from engines.aftereffects.sample_project import write_sample_project
-from stmpo import outputs
+from stmpo import movies
 from stmpo.frames import FrameSet
+from stmpo.invocation import invocation_frames
 from stmpo.plan import Plan, PlanSettings
-from stmpo.progress import OutputWriter, make_reporter
-from stmpo.run import invocation_frames, run
+from stmpo.progress import make_reporter
+from stmpo.run import run
 from stmpo.settings import RunOptions
+from stmpo.writer import OutputWriter
 
 pytestmark = pytest.mark.slow
 FAST = {"AERENDER_SIM_FRAME_SECONDS": "0.01"}
@@ -241,8 +243,8 @@ def test_movie_segments_joined_by_ffmpeg(tmp_path, project, aerender_sim):
     report, out, log = render(tmp_path, project, aerender_sim, "1-20", 3, pattern="[compName].mov")
     assert report.ok, log
     movie = out / "Main.mov"
-    ffmpeg, ffprobe = outputs.find_ffmpeg()
-    assert outputs.movie_frame_count(movie, ffprobe) == 20
+    ffmpeg, ffprobe = movies.find_ffmpeg()
+    assert movies.movie_frame_count(movie, ffprobe) == 20
     assert sorted(p.name for p in out.iterdir()) == ["Main.mov"]
     assert report.join in ("copy", "reencode")
 
@@ -350,7 +352,7 @@ def test_children_are_pinned_before_they_run():
 
 def test_report_exit_codes_are_the_cli_exit_codes():
     from stmpo.frames import FrameSet
-    from stmpo.run import RunReport
+    from stmpo.report import RunReport
 
     def code(**kw):
         return RunReport(missing=FrameSet.from_frames([]), chunks=[], **kw).exit_code
@@ -360,7 +362,7 @@ def test_report_exit_codes_are_the_cli_exit_codes():
 
 
 def test_write_report_leaves_no_temporary_file_when_it_fails(tmp_path):
-    from stmpo.run import write_report
+    from stmpo.report import write_report
 
     class Unserializable:
         def to_json(self):

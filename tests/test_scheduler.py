@@ -50,22 +50,22 @@ class Model:
         for a in actions:
             if isinstance(a, Start):
                 self.starts.append(a)
-                self.alive[a.child] = True
+                self.alive[a.chunk] = True
                 t = self.now + self.startup
                 for f in a.frame_list:
-                    if self.hang(a.child, f):
-                        self.push(t + self.stall_timeout, "exit", a.child, False)
+                    if self.hang(a.chunk, f):
+                        self.push(t + self.stall_timeout, "exit", a.chunk, False)
                         break
                     t += self.cost(f)
-                    if self.crash(a.child, f):
-                        self.push(t, "exit", a.child, False)
+                    if self.crash(a.chunk, f):
+                        self.push(t, "exit", a.chunk, False)
                         break
-                    self.push(t, "frame", a.child, f)
+                    self.push(t, "frame", a.chunk, f)
                 else:
-                    self.push(t, "exit", a.child, True)
+                    self.push(t, "exit", a.chunk, True)
             elif isinstance(a, Kill):
-                self.kills.add(a.child)
-                self.push(self.now, "exit", a.child, False)
+                self.kills.add(a.chunk)
+                self.push(self.now, "exit", a.chunk, False)
             elif isinstance(a, (Done, Fail)):
                 assert self.result is None, "the run ended twice"
                 self.result = a
@@ -91,14 +91,14 @@ class Model:
             self.events += 1
             assert self.events < max_events, "the run does not end"
             if kind == "frame":
-                if child in self.s.children and self.s.children[child].owns(payload):
+                if child in self.s.chunks and self.s.chunks[child].owns(payload):
                     self.verified_by.setdefault(payload, []).append(child)
                 self.apply(self.s.frame_done(child, payload, t))
             else:
                 self.alive[child] = False
-                self.apply(self.s.child_exited(child, payload, t))
+                self.apply(self.s.chunk_ended(child, payload, t))
         assert self.result is not None, "no Done/Fail"
-        assert self.s.finished and not self.s.children
+        assert self.s.finished and not self.s.chunks
         return self.result
 
 
@@ -147,10 +147,10 @@ def test_idle_slot_steals_the_back_of_the_longest_remainder():
     for t, f in enumerate(range(11, 21)):
         s.frame_done(2, f, 1.0 + t)
     s.frame_done(1, 1, 1.0)
-    actions = s.child_exited(2, True, 11.0)
+    actions = s.chunk_ended(2, True, 11.0)
     stop = [a for a in actions if isinstance(a, StopAfter)]
     start = [a for a in actions if isinstance(a, Start)]
-    assert len(stop) == 1 and stop[0].child == 1 and len(start) == 1
+    assert len(stop) == 1 and stop[0].chunk == 1 and len(start) == 1
     assert start[0].slot == 1 and start[0].frame_list[-1] == 10
     assert stop[0].last_frame == start[0].frame_list[0] - 1
     s.check_invariants()
@@ -158,7 +158,7 @@ def test_idle_slot_steals_the_back_of_the_longest_remainder():
     kills = []
     for f in range(2, stop[0].last_frame + 1):
         kills += [a for a in s.frame_done(1, f, 12.0 + f) if isinstance(a, Kill)]
-    assert [k.child for k in kills] == [1]
+    assert [k.chunk for k in kills] == [1]
 
 
 def test_no_steal_when_the_remainder_is_shorter_than_a_start_up():
@@ -170,7 +170,7 @@ def test_no_steal_when_the_remainder_is_shorter_than_a_start_up():
     s.frame_done(1, 2, 5.1)
     for i, f in enumerate(range(5, 9)):
         s.frame_done(2, f, 5.0 + i * 0.1)
-    actions = s.child_exited(2, True, 5.4)
+    actions = s.chunk_ended(2, True, 5.4)
     assert not [a for a in actions if isinstance(a, (Start, StopAfter))]
 
 
@@ -179,19 +179,19 @@ def test_static_never_steals():
     s.begin(0.0)
     for f in range(51, 101):
         s.frame_done(2, f, 1.0)
-    assert not [a for a in s.child_exited(2, True, 2.0) if isinstance(a, Start)]
+    assert not [a for a in s.chunk_ended(2, True, 2.0) if isinstance(a, Start)]
 
 
 def test_failed_child_frames_are_retried_then_lost():
     s = Scheduler(range(1, 11), 1, retries=1)
     s.begin(0.0)
     s.frame_done(1, 1, 1.0)
-    actions = s.child_exited(1, False, 2.0, "crashed")
+    actions = s.chunk_ended(1, False, 2.0, "crashed")
     fails = [a for a in actions if isinstance(a, ChunkFailed)]
     assert fails and fails[0].retrying and fails[0].frame_list == tuple(range(2, 11))
     start = [a for a in actions if isinstance(a, Start)]
     assert start and start[0].frame_list == tuple(range(2, 11)) and start[0].retry
-    actions = s.child_exited(start[0].child, False, 3.0, "crashed again")
+    actions = s.chunk_ended(start[0].chunk, False, 3.0, "crashed again")
     assert [a for a in actions if isinstance(a, ChunkFailed)][0].retrying is False
     end = actions[-1]
     assert isinstance(end, Fail) and end.missing_list == tuple(range(2, 11))
@@ -201,19 +201,19 @@ def test_exit_zero_with_frames_missing_is_a_failure():
     s = Scheduler(range(1, 4), 1, retries=0)
     s.begin(0.0)
     s.frame_done(1, 1, 1.0)
-    actions = s.child_exited(1, True, 2.0)
+    actions = s.chunk_ended(1, True, 2.0)
     assert isinstance(actions[-1], Fail) and actions[-1].missing_list == (2, 3)
 
 
 def test_fail_fast_kills_everyone_and_fails():
     s = Scheduler(range(1, 41), 4, retries=0, fail_fast=True)
     s.begin(0.0)
-    actions = s.child_exited(1, False, 1.0, "crashed")
-    assert sorted(a.child for a in actions if isinstance(a, Kill)) == [2, 3, 4]
+    actions = s.chunk_ended(1, False, 1.0, "crashed")
+    assert sorted(a.chunk for a in actions if isinstance(a, Kill)) == [2, 3, 4]
     assert not [a for a in actions if isinstance(a, Start)]
     for c in (2, 3):
-        assert not [a for a in s.child_exited(c, False, 2.0) if isinstance(a, Start)]
-    end = s.child_exited(4, False, 2.0)
+        assert not [a for a in s.chunk_ended(c, False, 2.0) if isinstance(a, Start)]
+    end = s.chunk_ended(4, False, 2.0)
     assert isinstance(end[-1], Fail) and end[-1].missing_list == tuple(range(1, 41))
     assert "fail-fast" in end[-1].reason
 
@@ -223,9 +223,9 @@ def test_cancel_kills_live_children_and_ends_with_fail():
     s.begin(0.0)
     s.frame_done(1, 1, 1.0)
     kills = s.cancel("cancelled by SIGTERM")
-    assert sorted(k.child for k in kills) == [1, 2]
-    s.child_exited(1, False, 2.0)
-    end = s.child_exited(2, False, 2.0)
+    assert sorted(k.chunk for k in kills) == [1, 2]
+    s.chunk_ended(1, False, 2.0)
+    end = s.chunk_ended(2, False, 2.0)
     assert isinstance(end[-1], Fail) and end[-1].missing_list == tuple(range(2, 11))
 
 
@@ -272,8 +272,8 @@ def test_handoff_starts_a_thief_in_the_slot_of_a_finishing_child():
     actions += s.frame_done(2, 22, 2.0)
     actions += s.tick(2.05)  # child 1 has 9 frames (0.9 s) left: less than one start-up
     starts = [a for a in actions if isinstance(a, Start)]
-    assert len(starts) == 1 and starts[0].slot == 0 and 1 in s.children
-    assert [a.child for a in actions if isinstance(a, StopAfter)] == [2]
+    assert len(starts) == 1 and starts[0].slot == 0 and 1 in s.chunks
+    assert [a.chunk for a in actions if isinstance(a, StopAfter)] == [2]
     s.check_invariants()
     assert s.tick(2.1) == []  # one hand-off per slot
 

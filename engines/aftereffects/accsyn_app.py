@@ -102,7 +102,9 @@ def run_task(data_file: str, dev: bool = False) -> int:
         from aefarm_common.errors import describe
         from engines.aftereffects.accsyn_job import build_app_job, load_wrapper, secrets_in
         from engines.aftereffects.render import render_job
-        from stmpo.progress import AccsynReporter, OutputWriter, Redactor
+        from stmpo.progress import AccsynReporter
+        from stmpo.redact import Redactor
+        from stmpo.writer import OutputWriter
     except ImportError as exc:
         _say("!" + NOT_INSTALLED.format(exe=sys.executable, err=exc))
         return 1

@@ -31,7 +31,7 @@ from remap.rules import Rule, RuleSet
 from remap.shares import resolve_share_path, validate_shares
 from stmpo.frames import FrameSet, FrameSpecError
 from stmpo.plan import PlanSettings
-from stmpo.progress import SECRET_NAME, secret_values
+from stmpo.redact import SECRET_NAME, secret_values
 from stmpo.settings import RunOptions
 
 CONVERSION_MODES = ("always", "platform", "never", "auto")

@@ -252,7 +252,7 @@ def run_task(values: TaskValues) -> int:
 def join_movie(output_dir: str, pattern: str, comp_name: str, rq_index: int, frames: str, project: str,
                ffmpeg: str = "") -> Tuple[Path, str]:
     """Join the job's segments into the movie (verified by ffprobe), then remove them. Returns (movie, how)."""
-    from stmpo.outputs import find_ffmpeg, join_segments
+    from stmpo.movies import find_ffmpeg, join_segments
 
     pattern = check_output_pattern("video", pattern)
     job_frames = check_frames("video", frames)

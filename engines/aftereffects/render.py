@@ -15,9 +15,11 @@ from engines.aftereffects.job import Job
 from stmpo.aerender import find_aerender
 from stmpo.errors import StmpoError
 from stmpo.host import Host, detect_host, load_numa_map
+from stmpo.invocation import child_command, invocation_frames
 from stmpo.outputs import OutputPattern, Staging
 from stmpo.plan import Plan, make_plan
-from stmpo.run import RunReport, child_command, invocation_frames, run
+from stmpo.report import RunReport
+from stmpo.run import run
 from stmpo.scheduler import Scheduler, Start
 
 
@@ -73,11 +75,11 @@ def dry_run_lines(job: Job, plan: Plan, aerender: str) -> List[str]:
         if not isinstance(action, Start):
             continue
         frames, step = invocation_frames(list(action.frame_list), options.use_increment)
-        argv = child_command(job, aerender, staging.child_output_path(action.child, frames), frames, step)
+        argv = child_command(job, aerender, staging.child_output_path(action.chunk, frames), frames, step)
         cpus = plan.cpu_blocks[action.slot] if plan.cpu_blocks else None
         invocations = len(action.frame_list) // max(1, len(frames))
         more = f" (+{invocations - 1} more invocations, one per frame)" if len(frames) < len(action.frame_list) else ""
-        lines.append(f"child {action.child} slot {action.slot} frames {action.frames}"
+        lines.append(f"child {action.chunk} slot {action.slot} frames {action.frames}"
                      f"{' cpus ' + ','.join(map(str, cpus)) if cpus else ''}{more}:")
         lines.append("  " + " ".join(shlex.quote(a) for a in argv))
     return lines

@@ -192,7 +192,7 @@ def run_command(args: argparse.Namespace) -> int:
     )
     from remap.shares import load_node_sharepaths, load_shares
     from stmpo.frames import FrameSet
-    from stmpo.progress import OutputWriter
+    from stmpo.writer import OutputWriter
 
     settings, _defaults = read_engine_config()
     payload = load_payload(args.payload)

@@ -90,7 +90,8 @@ def build_demo(folder: Path, frame_seconds: float = 0.05) -> Job:
 
 def run_demo(args: argparse.Namespace) -> int:
     from engines.aftereffects.render import render_job
-    from stmpo.progress import OutputWriter, make_reporter
+    from stmpo.progress import make_reporter
+    from stmpo.writer import OutputWriter
 
     folder = Path(args.dir).resolve() if args.dir else Path(tempfile.mkdtemp(prefix="aefarm-demo-"))
     job = build_demo(folder, args.frame_seconds)

@@ -21,8 +21,10 @@ from remap.cli_args import add_rule_arguments, rules_from_args
 from stmpo.errors import StmpoError
 from stmpo.frames import FrameSet, aws_batch_slice_from_env
 from stmpo.plan import PlanSettings
-from stmpo.progress import REPORTER_KINDS, OutputWriter, make_reporter, secret_values
+from stmpo.progress import REPORTER_KINDS, make_reporter
+from stmpo.redact import secret_values
 from stmpo.settings import RunOptions
+from stmpo.writer import OutputWriter
 
 OS_NAMES = ("windows", "mac", "linux")
 

@@ -1,0 +1,153 @@
+"""Chunks as the executor runs them: aerender invocations, their command lines, and what each one did.
+
+A scheduler *chunk* owns a contiguous, ordered assignment and runs one aerender *invocation* per step-1 run of it
+(``-s first -e last``). Stepped frame sets (``1-48x2``) therefore run each frame as its own ``-s N -e N`` invocation
+inside the same chunk, because real aerender's ``-i`` semantics for image sequences are uncertain (FORMATS.md §3);
+``use_increment=True`` opts into one ``-s -e -i`` invocation per constant-step run instead.
+
+Why a module of its own: the executor's loop and ``--dry-run`` must build exactly the same command lines, and the
+per-invocation state (pid, start, progress, fatal line, stall, exit) is read by the loop, the delivery rules, the
+end-of-run accounting and the run report; here it is plain data, with no effects.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple, TypedDict, Union
+
+from stmpo.aerender import build_command
+from stmpo.children import ChildProcess
+from stmpo.seams import RenderJob
+
+
+class FrameTime(TypedDict):
+    """When a frame's progress line arrived: aerender's own seconds for it, wall-clock time, the child's pid."""
+
+    seconds: float
+    at: float
+    pid: Optional[int]
+
+
+@dataclass
+class Invocation:
+    """One aerender launch (one process tree) rendering ``frames`` of a chunk, in render order."""
+
+    seq: int
+    frames: List[int]  # in render order
+    step: int
+    argv: List[str]
+    started: float  # monotonic
+    started_wall: float
+    process: Optional[ChildProcess] = None
+    pid: Optional[int] = None
+    launched: bool = False  # AE reported a comp start or a frame: the start-up allowance is over
+    last_progress: float = 0.0
+    rendered: int = 0
+    fatal: Optional[str] = None
+    stalled: Optional[str] = None
+    exit_code: Optional[int] = None
+    ended_wall: Optional[float] = None
+    segment: Optional[Path] = None
+    # the last frame reported but not yet delivered: aerender may print a frame's PROGRESS line before its output
+    # module has closed the file, so a frame moves into place only once the NEXT frame is reported (or on exit 0)
+    reported: Optional[int] = None
+
+
+@dataclass
+class ChunkRun:
+    """The executor's record of one chunk: its assignment as it shrinks, its invocations, its outcome."""
+
+    chunk: int
+    slot: int
+    assigned: List[int]
+    retry: bool
+    last: int
+    launch_at: float
+    invocations: List[Invocation] = field(default_factory=list)
+    current: Optional[Invocation] = None
+    next_index: int = 0  # position in `assigned` of the next frame to hand to an invocation
+    killed: Optional[str] = None
+    frame_times: Dict[int, FrameTime] = field(default_factory=dict)
+    status: str = "pending"  # pending, running, done, failed, stopped
+    reason: str = ""
+    initial: List[int] = field(default_factory=list)
+    attempt: int = 0  # failed attempts its frames had before (0: first try)
+    started_wall: Optional[float] = None
+    ended_wall: Optional[float] = None
+
+    def stop_after(self, last_frame: int) -> None:
+        """The scheduler moved this chunk's end to ``last_frame`` (a thief took the frames after it)."""
+        self.last = last_frame
+        self.assigned = [f for f in self.assigned if f <= last_frame]
+
+    def next_frames(self, use_increment: bool) -> Tuple[List[int], int]:
+        """The frames (and step) of this chunk's next invocation, without handing them out."""
+        remaining = [f for f in self.assigned[self.next_index:] if f <= self.last]
+        return invocation_frames(remaining, use_increment)
+
+
+@dataclass(frozen=True)
+class LineEvent:
+    """A whole line (``stream``: "stdout" or "stderr") from invocation ``seq`` of chunk ``chunk`` (a reader thread)."""
+
+    chunk: int
+    seq: int
+    stream: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ExitEvent:
+    """Invocation ``seq`` of chunk ``chunk`` ended: its tree is gone and its last line was queued before this (the
+    waiter thread). ``code`` None when it never started."""
+
+    chunk: int
+    seq: int
+    code: Optional[int]
+
+
+LoopEvent = Union[LineEvent, ExitEvent]
+"""What the children's threads put on the executor's queue, in the order it happened."""
+
+
+def exit_reason(run: ChunkRun, inv: Invocation, clean: bool) -> str:
+    """Why a chunk ended with this invocation's exit ("" when it ended well)."""
+    if run.killed is not None and not clean:
+        return f"stopped: {run.killed}"
+    if inv.stalled:
+        return inv.stalled
+    if inv.fatal:
+        return inv.fatal + ("" if inv.exit_code not in (0,) else " (exit code 0)")
+    if inv.exit_code != 0:
+        return f"exit code {inv.exit_code}"
+    return ""
+
+
+def invocation_frames(remaining: Sequence[int], use_increment: bool) -> Tuple[List[int], int]:
+    """The frames of the next aerender invocation: the longest step-1 run at the front of ``remaining`` (or the
+    longest constant-step run with ``use_increment``), and its step."""
+    if not remaining:
+        return [], 1
+    if len(remaining) == 1:
+        return [remaining[0]], 1
+    step = remaining[1] - remaining[0]
+    if step != 1 and not use_increment:
+        return [remaining[0]], 1
+    out = [remaining[0]]
+    for frame in remaining[1:]:
+        if frame - out[-1] != step:
+            break
+        out.append(frame)
+    return out, step
+
+
+def child_command(job: RenderJob, aerender: str, output: str, frames: Sequence[int], step: int) -> List[str]:
+    """The aerender command line of one invocation (the executor and `--dry-run` both use this one)."""
+    settings = job.settings
+    return build_command(
+        aerender, project=os.fspath(job.project), comp=job.comp, rqindex=job.rqindex, output=output,
+        start=frames[0], end=frames[-1], increment=step if step != 1 else None,
+        mfr=(bool(settings.mfr), int(settings.mfr_max_cpu_percent)), mem_usage=job.mem_usage,
+        rs_template=job.rs_template, om_template=job.om_template,
+        continue_on_missing_footage=bool(job.continue_on_missing_footage), extra_args=list(job.extra_args))

@@ -1,0 +1,163 @@
+"""The executor's parts apart from its loop: delivery proofs, the end-of-run verdict, the report's shape, cancel by
+signal. No aerender runs here: staged files are written by hand."""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+
+import pytest
+
+from stmpo.accounting import judge_run, present_at_start
+from stmpo.cancel import SignalCancel, cancel_signals
+from stmpo.delivery import FrameDelivery
+from stmpo.invocation import ChunkRun, Invocation, exit_reason
+from stmpo.outputs import OutputPattern, Staging
+from stmpo.report import chunk_json
+from stmpo.scheduler import Done, Fail
+
+
+def invocation(frames, seq=1):
+    return Invocation(seq=seq, frames=list(frames), step=1, argv=["aerender"], started=0.0, started_wall=0.0)
+
+
+@pytest.fixture
+def setup(tmp_path):
+    pattern = OutputPattern(str(tmp_path / "out" / "[compName]_[#####].png"), comp="Main")
+    (tmp_path / "out").mkdir()
+    staging = Staging(pattern, run_id="test")
+    warnings = []
+    delivery = FrameDelivery(pattern, staging, warn=warnings.append)
+    return pattern, staging, delivery, warnings
+
+
+def stage(staging, pattern, chunk, frame, data=b"png"):
+    path = pattern.frame_path(frame, staging.folder(chunk))
+    path.write_bytes(data)
+    return path
+
+
+def test_a_frame_line_proves_the_frame_before_it_and_a_clean_exit_proves_the_rest(setup):
+    pattern, staging, delivery, _ = setup
+    inv = invocation([5, 6, 7])
+    assert delivery.on_frame_line(inv, 5) == []  # its own line is not proof its file is closed
+    assert delivery.on_frame_line(inv, 6) == [5]
+    assert delivery.on_frame_line(inv, 7) == [6]
+    assert delivery.on_clean_exit(inv) == [5, 6, 7]
+
+
+def test_deliver_moves_only_owned_complete_frames_and_remembers_them(setup):
+    pattern, staging, delivery, warnings = setup
+    stage(staging, pattern, 1, 5)
+    assert not delivery.deliver(1, 5, owned=False)  # a thief's frame now: the victim's copy never moves
+    assert not pattern.frame_path(5).exists()
+    assert delivery.deliver(1, 5, owned=True) and pattern.frame_path(5).read_bytes() == b"png"
+    assert not delivery.deliver(1, 6, owned=True)  # nothing staged
+    stage(staging, pattern, 1, 7, data=b"")
+    assert not delivery.deliver(1, 7, owned=True)  # empty: not a frame
+    assert delivery.delivered == {5} and warnings == []
+
+
+def test_a_frame_that_cannot_be_moved_is_not_delivered_and_says_why(setup, monkeypatch):
+    pattern, staging, delivery, warnings = setup
+    stage(staging, pattern, 2, 3)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError("read-only output folder")
+
+    monkeypatch.setattr(staging, "deliver", refuse)
+    assert not delivery.deliver(2, 3, owned=True)
+    assert delivery.delivered == set() and len(warnings) == 1 and "[chunk 2]" in warnings[0]
+
+
+def test_verdict_counts_only_frames_this_run_delivered_that_are_still_on_disk(setup):
+    pattern, staging, delivery, _ = setup
+    for frame in (1, 2):
+        stage(staging, pattern, 1, frame)
+        assert delivery.deliver(1, frame, owned=True)
+    pattern.frame_path(3).write_bytes(b"an earlier render")  # on disk but not delivered: proves nothing
+    pattern.frame_path(2).unlink()  # delivered, then gone
+    verdict = judge_run(delivery=delivery, all_frames=[1, 2, 3], skipped=[], result=Done(), cancelled=False,
+                        cancel_event=threading.Event(), cancel_reason="cancelled", ffmpeg=None)
+    assert not verdict.ok and str(verdict.missing) == "2-3"
+    assert verdict.reason == "frames missing after the render"
+    assert verdict.summary.startswith("FAILED: 2 of 3 frames missing (2-3)")
+
+
+def test_verdict_ok_and_cancelled(setup):
+    pattern, staging, delivery, _ = setup
+    stage(staging, pattern, 1, 1)
+    delivery.deliver(1, 1, owned=True)
+    pattern.frame_path(2).write_bytes(b"kept by --resume")
+    ok = judge_run(delivery=delivery, all_frames=[1, 2], skipped=[2], result=Done(), cancelled=False,
+                   cancel_event=threading.Event(), cancel_reason="cancelled", ffmpeg=None)
+    assert ok.ok and not ok.missing and ok.summary.startswith("rendered 1 frames (1 already present), all 2 verified")
+    assert not staging.folder_path(1).exists()  # removed after success
+    stopped = judge_run(delivery=delivery, all_frames=[1, 2], skipped=[2], result=Fail((), "cancelled by SIGTERM"),
+                        cancelled=True, cancel_event=threading.Event(), cancel_reason="cancelled by SIGTERM",
+                        ffmpeg=None)
+    assert not stopped.ok and stopped.cancelled and stopped.reason == "cancelled by SIGTERM"
+
+
+def test_resume_keeps_present_frames(setup):
+    pattern, _, _, _ = setup
+    pattern.frame_path(2).write_bytes(b"x")
+    assert present_at_start(pattern, [1, 2, 3], None) == ([1, 3], [2])
+
+
+def test_exit_reasons():
+    run = ChunkRun(chunk=1, slot=0, assigned=[1], retry=False, last=1, launch_at=0.0)
+    inv = invocation([1])
+    inv.exit_code, inv.fatal = 0, "After Effects error: no comp"
+    assert exit_reason(run, inv, clean=False) == "After Effects error: no comp (exit code 0)"
+    inv.exit_code, inv.fatal = 3, None
+    assert exit_reason(run, inv, clean=False) == "exit code 3"
+    run.killed = "cancelled"
+    assert exit_reason(run, inv, clean=False) == "stopped: cancelled"
+
+
+def test_report_chunk_fields_keep_their_names(tmp_path):
+    run = ChunkRun(chunk=3, slot=1, assigned=[1, 2], retry=True, last=2, launch_at=0.0, initial=[1, 2, 3, 4])
+    inv = invocation([1, 2])
+    inv.pid, inv.exit_code = 4242, 0
+    run.invocations.append(inv)
+    data = chunk_json(run, lambda chunk, pid: tmp_path / f"chunk-{chunk:03d}-pid-{pid}.log")
+    assert set(data) == {"chunk", "slot", "frames", "final_frames", "stolen_after", "retry", "retries_before",
+                         "status", "reason", "start", "end", "pid", "exit_code", "invocations", "frame_times", "logs"}
+    assert (data["chunk"], data["slot"], data["frames"], data["final_frames"], data["stolen_after"]) == (
+        3, 1, "1-4", "1-2", 2)
+    assert set(data["invocations"][0]) == {"pid", "frames", "argv", "start", "end", "exit_code", "fatal", "stalled"}
+    assert data["logs"] == [str(tmp_path / "chunk-003-pid-4242.log")]
+
+
+def test_cancel_signals_of_this_os():
+    names = [s.name for s in cancel_signals()]
+    assert names[:2] == ["SIGINT", "SIGTERM"]
+    assert ("SIGBREAK" in names) == (sys.platform == "win32")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGTERM to itself")
+def test_sigterm_cancels_with_its_name_and_the_previous_handler_comes_back():
+    reasons = []
+    before = signal.getsignal(signal.SIGTERM)
+    with SignalCancel(reasons.append):
+        assert signal.getsignal(signal.SIGTERM) is not before
+        os.kill(os.getpid(), signal.SIGTERM)  # Python runs the handler before the next line
+    assert reasons == ["cancelled by SIGTERM"]
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_signal_handlers_are_left_alone_off_the_main_thread():
+    reasons = []
+    entered = []
+
+    def worker():
+        with SignalCancel(reasons.append) as cancel:
+            entered.append(dict(cancel.previous))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(10)
+    assert entered == [{}]
+
