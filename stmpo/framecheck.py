@@ -8,7 +8,7 @@ format facts and their sources):
 - `stmpo.framecheck_exr`: OpenEXR (header + offset tables + every chunk header against the file size),
 - `stmpo.framecheck_film`: DPX and Cineon (magic in either byte order + the header's file-size field),
 - movies (`.mov`, `.mp4`, `.avi`, `.mxf`, ...): a video stream that decodes, and its frame count when one is
-  expected, through a caller-given counter (the executor passes `stmpo.outputs.movie_frame_count` with its ffprobe;
+  expected, through a caller-given counter (the executor passes `stmpo.movies.movie_frame_count` with its ffprobe;
   taking it as a parameter keeps this module below the executor's output handling in the import graph).
 
 An extension with no check gives `Verdict(ok=False, format="unknown", ...)`: not proven, and `unknown` says why, so
@@ -113,7 +113,7 @@ def check_frame(path: PathLike, expected_format: Optional[str] = None, *, decode
     extension; default: from the file name. ValueError for a name with no check (a caller's mistake).
     decode_pixels: also decode every pixel with Pillow (PNG, JPEG, TIFF, TGA, PSD; much slower: for deep checks).
     count_movie_frames: for movies, a function path -> decoded video frame count or None when no video stream
-    decodes (e.g. `functools.partial(stmpo.outputs.movie_frame_count, ffprobe=...)`); without it a movie is not
+    decodes (e.g. `functools.partial(stmpo.movies.movie_frame_count, ffprobe=...)`); without it a movie is not
     proven. expected_frames: for movies, the frame count it must have.
     Never raises for a bad, missing or unreadable file: that is a Verdict with ok=False.
     """

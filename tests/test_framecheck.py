@@ -32,7 +32,7 @@ from PIL import Image
 
 from stmpo.framecheck import FORMATS, UNKNOWN, Verdict, check_frame, format_of, sniff
 from stmpo.framecheck_exr import FULL_WALK_LIMIT, _tile_order
-from stmpo.outputs import movie_frame_count
+from stmpo.movies import movie_frame_count
 
 FFMPEG = shutil.which("ffmpeg")
 FFPROBE = shutil.which("ffprobe")
