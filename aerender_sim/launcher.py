@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
+import threading
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import BinaryIO, Dict, List, Optional, Sequence
 
+from aerender_sim.faults import CONTROL, fault_fires
+from aerender_sim.knobs import KnobError, read_knobs
 from aerender_sim.records import append_record
-from aerender_sim.worker import CONTROL
+from aerender_sim.usage import USAGE
 
 VERSION_LINE = "aerender version 24.6x67"
+_EXITING = threading.Lock()  # one record per launcher, whichever way it exits
 
 # flag -> number of values (aerender's spelling and argument counts)
 FLAGS = {
@@ -33,83 +36,15 @@ CHOICES = {
     "-sound": ("ON", "OFF"),
 }
 
-USAGE = """\
-aerender-sim: a TEST INSTRUMENT standing in for Adobe's aerender (After Effects command-line renderer).
-It is not After Effects and renders nothing real: it reads an .aepx, checks footage paths exist on this host,
-writes small PNG frames (or ffmpeg movies) and prints aerender-shaped output, so render orchestration can be
-tested where After Effects cannot run. A launcher process starts a worker process (standing in for After
-Effects) that renders; killing only the launcher leaves the worker running, as with the real thing.
-
-Usage: aerender-sim [flags]   (no flags, or -help anywhere: print this text)
-  -project PATH             .aepx project to render (binary .aep is refused: the simulator reads XML only)
-  -teamproject NAME         accepted by aerender; refused here (team projects are not simulated)
-  -comp NAME                render this comp (an aerender ERROR if no comp has this name)
-  -rqindex N                render render-queue item N (1-based); -comp and -rqindex are exclusive here
-  -RStemplate T  -OMtemplate T   shown in the settings lines
-  -output PATH              output file; [#####] (any count of #) is the zero-padded comp frame number,
-                            [compName] and [fileextension] (always png) expand; a sequence name without # gets
-                            _[#####] before its extension; .mov/.mp4/.avi write one movie with ffmpeg
-                            (FFMPEG env or PATH). Without -output the render-queue item's folder and file
-                            template are used. The output folder must exist.
-  -log FILE                 also write every reported line to FILE, without the "PROGRESS: " prefix
-  -s N  -e N                first and last frame (inclusive; defaults 0 and AERENDER_SIM_COMP_FRAMES-1)
-  -i N                      increment: renders s, s+N, s+2N, ... <= e. Real aerender's -i semantics for image
-                            sequences are uncertain (Adobe's text says higher increments repeat the frame);
-                            do not rely on the simulator to tell you what aerender does.
-  -v ERRORS|ERRORS_AND_PROGRESS   ERRORS hides every "PROGRESS:" line (stdout and -log)
-  -close DO_NOT_SAVE_CHANGES|SAVE_CHANGES|DO_NOT_CLOSE   accepted, no effect
-  -sound ON|OFF  -reuse  -mem_usage CACHE% MAX%  -mfr ON|OFF MAX_CPU%   accepted, no effect
-  -continueOnMissingFootage missing footage prints "MISSING FOOTAGE, drawing color bars: ..." and renders
-                            colour-bar frames instead of failing
-  -version                  print the version line and exit
-Without -comp and -rqindex the whole render queue renders (queue item k renders the k-th comp in the
-project, or the first comp; each renders frames 0..AERENDER_SIM_COMP_FRAMES-1; -s/-e/-i/-output ignored).
--comp without -output uses the render-queue item of that comp, else it is an error.
-Every footage fileReference (Item > Pin > Als2) must exist on this host (a folder when target_is_folder="1"),
-else "After Effects error: Unable to Render: File Not Found <path>" and exit 1. Bad flags print
-"aerender ERROR: ..." and this text, exit 1. Flag spelling is exact (case-sensitive).
-
-Behaviour knobs (environment, all optional):
-  AERENDER_SIM_STARTUP=SECONDS        launch cost before the first frame, own start-up included (default 0)
-  AERENDER_SIM_FRAME_SECONDS=SECONDS  cost of each frame (default 0)
-  AERENDER_SIM_COST_MAP=JSON          per-frame costs, e.g. {"181-240": 0.25, "7": 2, "1-99x2": 0.1}
-                                      (first matching key wins; others cost AERENDER_SIM_FRAME_SECONDS)
-  AERENDER_SIM_BURN_CPU=1             busy-loop the frame cost instead of sleeping (for affinity tests)
-  AERENDER_SIM_FPS=N                  comp frame rate for timecodes and movies (default 24; 29.97 = drop-frame)
-  AERENDER_SIM_COMP_FRAMES=N          comp duration in frames (default 10)
-  AERENDER_SIM_HANG_AT_STARTUP=1      hang silently before "successfully launched" (a modal dialog)
-  AERENDER_SIM_HANG_AT_FRAME=N        hang silently before frame N
-  AERENDER_SIM_CRASH_AT_FRAME=N       the worker dies by SIGKILL while writing frame N (a partial file stays);
-                                      the launcher prints an aerender ERROR line and exits 1
-  AERENDER_SIM_LICENSE_ERROR=1        print a licence error and exit 1
-  AERENDER_SIM_ERROR_EXIT0=N          print a fatal "After Effects error:" line at frame N, write no more, exit 0
-  AERENDER_SIM_MISSING_FONT=1         print "WARNING:After Effects warning: Project has missing fonts."
-  AERENDER_SIM_IGNORE_SIGTERM=1       launcher and worker ignore SIGTERM (only SIGKILL stops them)
-  AERENDER_SIM_GRANDCHILD=1           the worker starts a sleeping grandchild process (killed at a normal end)
-  AERENDER_SIM_FAULT_ONCE=PATH        a fault fires only in the first invocation that reaches it (that one
-                                      creates PATH atomically), so a retry succeeds
-  AERENDER_SIM_RECORD=PATH            append one JSON line per invocation when the launcher exits:
-                                      {"argv", "launcher_pid", "worker_pid", "start", "end", "frames", "exit_code",
-                                      ...}; a worker orphaned by a killed launcher appends its own line
-                                      ("orphaned": true, "exit_code": null)
-  AERENDER_SIM_NEWLINE=lf|crlf|cr     line ends on stdout and in the log (default lf)
-  AERENDER_SIM_ENCODING=utf-8|cp1252  encoding of stdout and the log (default utf-8; unmappable -> ?)
-  FFMPEG=PATH                         ffmpeg for movie outputs (default: ffmpeg on PATH)
-Exit status: the worker's; 1 for aerender errors or when the worker is killed by a signal.
-"""
 
 
 class UsageError(Exception):
     """A command line aerender would refuse; the message follows `aerender ERROR: `."""
 
 
-class KnobError(Exception):
-    """An AERENDER_SIM_* variable the simulator cannot use."""
-
-
 # ---------------------------------------------------------------- command line (pure)
 
-def parse_args(args: Sequence[str]) -> Dict[str, object]:
+def parse_args(args: Sequence[str]) -> Dict[str, List[str]]:
     """aerender's flags into a dict keyed by flag; values are lists of strings. Raises UsageError."""
     found: Dict[str, List[str]] = {}
     i = 0
@@ -174,104 +109,6 @@ def render_request(found: Dict[str, List[str]]) -> Dict[str, object]:
     }
 
 
-# ---------------------------------------------------------------- knobs (pure)
-
-_SPEC_ITEM = re.compile(r"^\s*(-?\d+)(?:\s*-\s*(-?\d+)(?:\s*[x:]\s*(\d+))?)?\s*$")
-
-
-def parse_frame_spec(text: str) -> Tuple[Tuple[int, int, int], ...]:
-    """`7`, `181-240`, `1-99x2`/`1-99:2`, comma-separated: the subset of frame specs a cost map needs."""
-    runs = []
-    for part in text.split(","):
-        match = _SPEC_ITEM.match(part)
-        if not match:
-            raise ValueError(f"bad frame spec {text!r}")
-        start = int(match.group(1))
-        end = int(match.group(2)) if match.group(2) is not None else start
-        step = int(match.group(3)) if match.group(3) is not None else 1
-        if end < start or step < 1:
-            raise ValueError(f"bad frame spec {text!r}")
-        runs.append((start, end, step))
-    return tuple(runs)
-
-
-def read_knobs(env: Dict[str, str]) -> Dict[str, object]:
-    """Every AERENDER_SIM_* knob, validated; KnobError names the variable."""
-    def raw(name: str) -> str:
-        return env.get(f"AERENDER_SIM_{name}", "").strip()
-
-    def number(name: str, default: float, low: float = 0.0) -> float:
-        text = raw(name)
-        if not text:
-            return default
-        try:
-            value = float(text)
-        except ValueError:
-            raise KnobError(f"AERENDER_SIM_{name}={text!r} is not a number") from None
-        if value < low or value != value:
-            raise KnobError(f"AERENDER_SIM_{name}={text!r} must be >= {low:g}")
-        return value
-
-    def frame(name: str) -> Optional[int]:
-        text = raw(name)
-        if not text:
-            return None
-        try:
-            return int(text)
-        except ValueError:
-            raise KnobError(f"AERENDER_SIM_{name}={text!r} is not a frame number") from None
-
-    def flag(name: str) -> bool:
-        text = raw(name).lower()
-        if text in ("", "0", "false", "no", "off"):
-            return False
-        if text in ("1", "true", "yes", "on"):
-            return True
-        raise KnobError(f"AERENDER_SIM_{name}={text!r} must be 1 or 0")
-
-    def choice(name: str, allowed: Tuple[str, ...]) -> str:
-        text = raw(name).lower() or allowed[0]
-        if text not in allowed:
-            raise KnobError(f"AERENDER_SIM_{name}={text!r} must be one of {', '.join(allowed)}")
-        return text
-
-    cost_map: List[Tuple[Tuple[Tuple[int, int, int], ...], float]] = []
-    if raw("COST_MAP"):
-        try:
-            data = json.loads(raw("COST_MAP"))
-            if not isinstance(data, dict):
-                raise ValueError("not a JSON object")
-            for spec, seconds in data.items():
-                if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
-                    raise ValueError(f"cost for {spec!r} must be a number >= 0")
-                cost_map.append((parse_frame_spec(spec), float(seconds)))
-        except ValueError as exc:
-            raise KnobError(f"AERENDER_SIM_COST_MAP: {exc}") from None
-    fps = number("FPS", 24.0)
-    if fps <= 0:
-        raise KnobError("AERENDER_SIM_FPS must be > 0")
-    comp_frames = number("COMP_FRAMES", 10.0, 1.0)
-    if comp_frames != int(comp_frames):
-        raise KnobError("AERENDER_SIM_COMP_FRAMES must be a whole number")
-    ffmpeg = env.get("FFMPEG") or None
-    if ffmpeg is None:
-        import shutil
-        ffmpeg = shutil.which("ffmpeg", path=env.get("PATH"))
-    return {
-        "startup": number("STARTUP", 0.0), "frame_seconds": number("FRAME_SECONDS", 0.0), "cost_map": cost_map,
-        "burn_cpu": flag("BURN_CPU"), "fps": fps, "comp_frames": int(comp_frames),
-        "hang_at_startup": flag("HANG_AT_STARTUP"), "hang_at_frame": frame("HANG_AT_FRAME"),
-        "crash_at_frame": frame("CRASH_AT_FRAME"), "license_error": flag("LICENSE_ERROR"),
-        "error_exit0": frame("ERROR_EXIT0"), "missing_font": flag("MISSING_FONT"),
-        "ignore_sigterm": flag("IGNORE_SIGTERM"), "grandchild": flag("GRANDCHILD"),
-        "fault_once": raw("FAULT_ONCE") or None, "record": raw("RECORD") or None,
-        "newline": {"lf": "\n", "crlf": "\r\n", "cr": "\r"}[choice("NEWLINE", ("lf", "crlf", "cr"))],
-        "encoding": {"utf-8": "utf-8", "utf8": "utf-8", "cp1252": "cp1252"}[
-            choice("ENCODING", ("utf-8", "utf8", "cp1252"))],
-        "ffmpeg": ffmpeg,
-    }
-
-
 # ---------------------------------------------------------------- effects
 
 class Emitter:
@@ -281,7 +118,7 @@ class Emitter:
         self.newline = newline
         self.encoding = encoding
         self.errors_only = errors_only
-        self.log = None
+        self.log: Optional[BinaryIO] = None
         self.stdout_gone = False
 
     def line(self, text: str) -> None:
@@ -357,10 +194,15 @@ def _launch(request: Dict[str, object], knobs: Dict[str, object], full_argv: Lis
     emitter.line("PROGRESS: Launching After Effects...")
     # the start-up knob is the whole launch cost, so the worker counts this launcher's own start against it
     config = dict(request, knobs=knobs, argv=full_argv, launched_at=LAUNCHED_AT)
-    # same process group on purpose: killing the group reaches the worker, killing only this pid orphans it
+    # same process group on purpose: killing the group reaches the worker, killing only this pid orphans it;
+    # WORKER_SETSID: the worker is born in its own session (setsid before exec), so no group kill reaches it
+    detach = bool(knobs["worker_setsid"]) and hasattr(os, "setsid")
     proc = subprocess.Popen([sys.executable, "-m", "aerender_sim.worker", json.dumps(config)],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, start_new_session=detach)
     state["worker_pid"] = proc.pid
+    exit_after = knobs["launcher_exit_after"]
+    if isinstance(exit_after, (int, float)) and fault_fires(knobs, "launcher_exit_after"):
+        threading.Thread(target=_exit_later, args=(float(exit_after), emitter, state), daemon=True).start()
     frames: List[int] = state["frames"]  # type: ignore[assignment]
     assert proc.stdout is not None
     for raw in proc.stdout:
@@ -369,6 +211,8 @@ def _launch(request: Dict[str, object], knobs: Dict[str, object], full_argv: Lis
             kind, _, value = text[1:].partition(" ")
             if kind == "FRAME":
                 frames.append(int(value))
+            elif kind == "EXIT":  # the worker says: exit now, while it is still writing (it is orphaned)
+                return int(value)
             continue
         emitter.line(text)
     code = proc.wait()
@@ -378,6 +222,27 @@ def _launch(request: Dict[str, object], knobs: Dict[str, object], full_argv: Lis
     return code
 
 
+def _exit_later(seconds: float, emitter: Emitter, state: Dict[str, object]) -> None:
+    """LAUNCHER_EXIT_AFTER: exit 0 after `seconds`, whatever the worker is doing (it is left orphaned)."""
+    time.sleep(seconds)
+    with _EXITING:
+        emitter.close()
+        _write_record(state, 0)
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass
+        os._exit(0)
+
+
+def _write_record(state: Dict[str, object], code: int) -> None:
+    record_path = state.get("record")
+    if record_path:
+        fields = {k: v for k, v in state.items() if k not in ("record", "full_argv", "started")}
+        append_record(str(record_path), dict(fields, argv=state["full_argv"], launcher_pid=os.getpid(),
+                                             exit_code=code, started=state["started"], finished=time.time()))
+
+
 def _process_created_at() -> float:
     """When this process was spawned (before any exec'ing launcher ran), so all start-up counts against the knob.
 
@@ -385,6 +250,8 @@ def _process_created_at() -> float:
     from psutil hang off a boot time rounded to whole seconds, too coarse here. Elsewhere the knob counts from now.
     """
     now = time.time()
+    if sys.platform == "win32":  # no /proc, no sysconf
+        return now
     try:
         with open("/proc/self/stat", "rb") as handle:
             start_ticks = int(handle.read().rsplit(b")", 1)[1].split()[19])
@@ -405,13 +272,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # die on Ctrl-C like a native program, no traceback
     args = list(sys.argv[1:] if argv is None else argv)
     full_argv = [sys.argv[0]] + args
-    started = time.time()
-    state: Dict[str, object] = {"worker_pid": None, "frames": [], "start": None, "end": None, "record": None}
+    state: Dict[str, object] = {"worker_pid": None, "frames": [], "start": None, "end": None, "record": None,
+                                "full_argv": full_argv, "started": time.time()}
     code = _run(args, full_argv, state)
-    record_path = state.pop("record")
-    if record_path:
-        append_record(str(record_path), dict(state, argv=full_argv, launcher_pid=os.getpid(), exit_code=code,
-                                             started=started, finished=time.time()))
+    with _EXITING:
+        _write_record(state, code)
     return code
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from typing import Dict, List, Mapping, Sequence, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 WIDTH = 64
@@ -44,7 +44,8 @@ def _itxt(key: str, value: str) -> bytes:
     return _chunk(b"iTXt", key.encode("latin-1") + b"\0\0\0\0\0" + value.encode("utf-8"))
 
 
-def encode_png(width: int, height: int, pixels: Sequence[Sequence[Rgb]], text: Mapping[str, str] = ()) -> bytes:
+def encode_png(width: int, height: int, pixels: Sequence[Sequence[Rgb]],
+               text: Optional[Mapping[str, str]] = None) -> bytes:
     """An 8-bit RGB PNG; `text` becomes iTXt chunks (UTF-8, so any project or comp name survives)."""
     raw = bytearray()
     for row in pixels:
@@ -52,7 +53,7 @@ def encode_png(width: int, height: int, pixels: Sequence[Sequence[Rgb]], text: M
         for r, g, b in row:
             raw += bytes((r, g, b))
     parts = [SIGNATURE, _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))]
-    for key, value in dict(text).items():
+    for key, value in dict(text or {}).items():
         parts.append(_itxt(key, value))
     parts.append(_chunk(b"IDAT", zlib.compress(bytes(raw), 6)))
     parts.append(_chunk(b"IEND", b""))

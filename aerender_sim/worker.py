@@ -20,10 +20,21 @@ import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from aerender_sim import png as sim_png
+from aerender_sim.faults import (
+    CONTROL,
+    crash_now,
+    fault_fires,
+    hang_forever,
+    spend,
+    spend_until,
+    start_grandchild,
+)
 from aerender_sim.project import Project, SimProjectError, footage_exists, load_project
 from aerender_sim.records import append_record
+from aerender_sim.texts import clock_text, effect_warning, font_warning, footage_warning, message
 
-CONTROL = "\x1e"
+__all__ = ["CONTROL", "fault_fires", "timecode", "elapsed_text", "clock_text", "expand_output", "sequence_template",
+           "render", "main"]
 MOVIE_CODECS = {
     ".mov": ["-c:v", "png", "-pix_fmt", "rgb24"],
     ".avi": ["-c:v", "mjpeg", "-pix_fmt", "yuvj420p", "-q:v", "3"],
@@ -60,13 +71,6 @@ def elapsed_text(seconds: float) -> str:
     if total < 3600:
         return f"{total // 60} Min, {total % 60} Sec"
     return f"{total // 3600} Hr, {total // 60 % 60} Min"
-
-
-def clock_text(moment: datetime.datetime) -> str:
-    """`4/30/2018 3:10:50 PM`, the US-style stamp aerender puts on composition start and finish."""
-    hour = moment.hour % 12 or 12
-    return (f"{moment.month}/{moment.day}/{moment.year} {hour}:{moment.minute:02d}:{moment.second:02d} "
-            f"{'AM' if moment.hour < 12 else 'PM'}")
 
 
 def expand_output(template: str, comp: str, frame: Optional[int]) -> str:
@@ -117,63 +121,13 @@ class Out:
         except (BrokenPipeError, OSError):
             self.orphaned = True
 
+    def release(self) -> None:
+        """The launcher was told to exit: from now on this worker is on its own (nothing reaches stdout)."""
+        self.orphaned = True
+
     def frame_done(self, frame: int) -> None:
         self.frames.append(frame)
         self.line(f"{CONTROL}FRAME {frame}")
-
-
-def hang_forever() -> None:
-    while True:
-        time.sleep(3600)
-
-
-def spend_until(deadline: float, burn: bool) -> None:
-    """Spend time up to a monotonic deadline, so the simulator's own work counts against the configured cost."""
-    spend(deadline - time.monotonic(), burn)
-
-
-def spend(seconds: float, burn: bool) -> None:
-    if seconds <= 0:
-        return
-    deadline = time.monotonic() + seconds
-    if burn:
-        x = 0
-        while time.monotonic() < deadline:
-            for _ in range(2000):
-                x = (x * 1103515245 + 12345) & 0x7FFFFFFF
-    else:
-        time.sleep(seconds)
-
-
-def fault_fires(knobs: Dict, name: str) -> bool:
-    """With AERENDER_SIM_FAULT_ONCE, only the first invocation to reach a fault fires it (the marker is atomic)."""
-    marker = knobs.get("fault_once")
-    if not marker:
-        return True
-    try:
-        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        return False
-    try:
-        os.write(fd, f"{name} pid {os.getpid()}\n".encode("utf-8"))
-    finally:
-        os.close(fd)
-    return True
-
-
-def crash_now() -> None:
-    """Die by a signal, as After Effects does when it crashes (Windows has no SIGKILL: an access-violation code)."""
-    if hasattr(signal, "SIGKILL"):
-        os.kill(os.getpid(), signal.SIGKILL)
-        time.sleep(10)
-    os._exit(0xC0000005 & 0x7FFFFFFF)
-
-
-def start_grandchild() -> subprocess.Popen:
-    """A sleeping helper like the ones After Effects leaves around; it holds no pipe of ours."""
-    return subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; time.sleep(float(sys.argv[1]))", "600", "aerender-sim-grandchild"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def plan_items(config: Dict, project: Project, out: Out) -> Optional[List[Tuple[str, List[int], str, str]]]:
@@ -194,7 +148,7 @@ def plan_items(config: Dict, project: Project, out: Out) -> Optional[List[Tuple[
     if config["comp"] is not None:
         comp = config["comp"]
         if comp not in project.comps:
-            out.line("aerender ERROR: No comp was found with the given name.")
+            out.line(message(knobs["language"], "no_comp"))
             return None
         out.line("PROGRESS: Adding specified comp to Render Queue")
         output = config["output"]
@@ -262,6 +216,7 @@ def write_frame_file(path: str, data: bytes, pause: float) -> None:
 
 def render(config: Dict, out: Out) -> int:
     knobs = config["knobs"]
+    language = knobs["language"]
     started = time.monotonic()
     # the start-up knob is the launch cost up to the first frame: the simulator's own start counts against it
     first_frame_at = float(config.get("launched_at") or time.time()) + knobs["startup"]
@@ -271,6 +226,9 @@ def render(config: Dict, out: Out) -> int:
         out.line("aerender ERROR: After Effects error: Unable to obtain a license for After Effects. "
                  "Sign in with an Adobe ID that has an active license and try again.")
         return 1
+    if knobs["another_instance"] and fault_fires(knobs, "another_instance"):
+        out.line(message(language, "another_instance"))
+        return 1
     out.line("PROGRESS: ...After Effects successfully launched")
     try:
         project = load_project(config["project"])
@@ -278,25 +236,36 @@ def render(config: Dict, out: Out) -> int:
         out.line(str(exc))
         return 1
     project_name = os.path.basename(config["project"])
-    if knobs["missing_font"]:
-        out.line("WARNING:After Effects warning: Project has missing fonts.")
+    if knobs["missing_font"] and fault_fires(knobs, "missing_font"):
+        out.line(font_warning(knobs["missing_font"]))
+    if knobs["missing_effect"] and fault_fires(knobs, "missing_effect"):
+        out.line(effect_warning(knobs["missing_effect"]))
     items = plan_items(config, project, out)
     if items is None:
         return 1
     missing = [ref.path for ref in project.footage if not footage_exists(ref)]
-    for path in missing:
-        if config["continue_on_missing"]:
-            out.line(f"MISSING FOOTAGE, drawing color bars: File Not Found {path}")
-        else:
-            out.line(f"After Effects error: Unable to Render: File Not Found {path}")
-    if missing and not config["continue_on_missing"]:
-        return 1
+    warn_only = knobs["missing_footage_warning"] and fault_fires(knobs, "missing_footage_warning")
+    if warn_only and project.footage and project.footage[0].path not in missing:
+        missing.insert(0, project.footage[0].path)  # the knob makes the first footage file count as missing
+    if not warn_only:
+        for path in missing:
+            if config["continue_on_missing"]:
+                out.line(f"MISSING FOOTAGE, drawing color bars: File Not Found {path}")
+            else:
+                out.line(message(language, "file_not_found", path=path))
+        if missing and not config["continue_on_missing"]:
+            return 1
     spend(first_frame_at - time.time(), False)
     for comp, frames, template, om_name in items:
         code = render_item(config, out, project_name, comp, frames, template, om_name, bool(missing))
         if code is not None:
             return code
     out.line(f"PROGRESS:  Total Time Elapsed: {elapsed_text(time.monotonic() - started)}")
+    if warn_only:
+        for path in missing:  # reported after the render, as the public report shows it
+            out.line(footage_warning(knobs["missing_footage_warning"], path))
+    if knobs["hang_after_finish"] and fault_fires(knobs, "hang_after_finish"):
+        hang_forever()  # finished, and never exits (the After Effects process lingers)
     return 0
 
 
@@ -311,7 +280,8 @@ def render_item(config: Dict, out: Out, project_name: str, comp: str, frames: Li
     if not os.path.isdir(folder):
         out.line(f"After Effects error: Unable to Render: the output folder does not exist: {folder}")
         return 1
-    out.line(f'PROGRESS:  {clock_text(datetime.datetime.now())}: Starting composition "{comp}".')
+    language = knobs["language"]
+    out.line(f'PROGRESS:  {clock_text(datetime.datetime.now(), language)}: Starting composition "{comp}".')
     out.line("PROGRESS:  ")
     out.line(f"PROGRESS:  Render Settings: {config.get('rs_template') or 'Best Settings'}")
     out.line("PROGRESS:      Quality: Best")
@@ -347,6 +317,13 @@ def render_item(config: Dict, out: Out, project_name: str, comp: str, frames: Li
         spend_until(began + cost * 0.9, knobs["burn_cpu"])
         data = sim_png.frame_png(frame, project_name, comp, color_bars)
         crash = knobs["crash_at_frame"] == frame and fault_fires(knobs, "crash_at_frame")
+        last = count == len(frames)
+        linger = knobs["launcher_exit_at_last_frame"]
+        if last and linger is not None and fault_fires(knobs, "launcher_exit_at_last_frame"):
+            out.line(f"{CONTROL}EXIT 0")  # the launcher exits 0 now, while this frame is being written
+            out.release()
+        else:
+            linger = None
         if movie_writer is not None:
             movie_writer.write(data)
             spend_until(began + cost, False)
@@ -355,18 +332,23 @@ def render_item(config: Dict, out: Out, project_name: str, comp: str, frames: Li
             if crash:
                 with open(path, "wb") as handle:  # a crash mid-write leaves a partial frame behind
                     handle.write(data[: len(data) // 2])
+            elif last and knobs["partial_last_frame"] is not None and fault_fires(knobs, "partial_last_frame"):
+                with open(path, "wb") as handle:  # cut short, never completed: the output module "finished"
+                    handle.write(data[: knobs["partial_last_frame"]])
             else:
-                write_frame_file(path, data, began + cost - time.monotonic())
+                write_frame_file(path, data, linger if linger is not None else began + cost - time.monotonic())
         if crash:
             crash_now()
-        out.line(f"PROGRESS:  {timecode(frame, fps)} ({count}): {elapsed_text(time.monotonic() - began)}")
+        field = knobs["fields"]
+        if not (last and knobs["no_last_line"] and fault_fires(knobs, "no_last_line")):
+            out.line(f"PROGRESS:  {timecode(frame, fps)} ({count}{field}): {elapsed_text(time.monotonic() - began)}")
         out.frame_done(frame)
     if movie_writer is not None:
         code, err = movie_writer.close()
         if code != 0:
             out.line(f"After Effects error: Unable to Render: writing the movie failed ({err or code})")
             return 1
-    out.line(f'PROGRESS:  {clock_text(datetime.datetime.now())}: Finished composition "{comp}".')
+    out.line(f'PROGRESS:  {clock_text(datetime.datetime.now(), language)}: Finished composition "{comp}".')
     out.line("PROGRESS:  ")
     return None
 

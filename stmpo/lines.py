@@ -14,8 +14,8 @@ from typing import List, Optional, Union
 
 __all__ = [
     "LineSplitter", "parse_line", "parse_duration", "timecode_to_frame", "rendered_frame", "decode_line",
-    "FrameRendered", "CompStarted", "CompFinished", "TotalTime", "FatalError", "AeWarning", "Event",
-    "MAX_LINE_BYTES",
+    "FrameRendered", "CompStarted", "CompFinished", "TotalTime", "FatalError", "AeWarning", "UnparsedProgress",
+    "Event", "MAX_LINE_BYTES",
 ]
 
 # A progress line is < 200 bytes; anything past this is a runaway child (binary junk, no newline). Such a line is
@@ -129,10 +129,12 @@ class LineSplitter:
 @dataclass(frozen=True)
 class FrameRendered:
     """One frame finished rendering. `index` counts frames within this aerender run, 1-based; the comp frame is
-    `timecode_to_frame(timecode, fps)` or the run's start + (index - 1) * increment."""
+    `timecode_to_frame(timecode, fps)` or the run's start + (index - 1) * increment. `field` is "U" or "L" when
+    field rendering is on (aerender prints `(6U)`: upper or lower field first), else ""."""
     index: int
     timecode: str
     seconds: float
+    field: str = ""
 
 
 @dataclass(frozen=True)
@@ -163,16 +165,35 @@ class AeWarning:
     text: str
 
 
-Event = Union[FrameRendered, CompStarted, CompFinished, TotalTime, FatalError, AeWarning]
+@dataclass(frozen=True)
+class UnparsedProgress:
+    """A line that looks like a frame line (a timecode-like start, then `(` soon after) but does not parse, e.g.
+    `PROGRESS:  0:00:00:05 (6X): 2 Seconds`. Never dropped: the executor counts it and names it in the run report
+    (a new aerender variant must be seen, not silently lose frames). `text` is the line as received, stripped."""
+    text: str
+
+
+Event = Union[FrameRendered, CompStarted, CompFinished, TotalTime, FatalError, AeWarning, UnparsedProgress]
 
 _PREFIX = re.compile(r"^\ufeff?\s*PROGRESS:\s*", re.IGNORECASE)
-_TC = r"(?:-?\d+(?:[:;.]\d+){3}|\d+\+\d+|\d+)"
-_FRAME = re.compile(r"^(?P<tc>" + _TC + r")\s*\(\s*(?P<n>\d+)\s*\)\s*:\s*(?P<dur>.*)$")
-_COMP = re.compile(r"^(?:(?P<stamp>.*?):?\s+)?(?P<verb>Starting|Finished) composition\b\s*(?P<name>.*)$",
-                   re.IGNORECASE)
+# Frame lines (FORMATS.md §3, §7): `H:MM:SS:FF` with `;` for drop-frame (any hour count), a frame number, or
+# feet+frames; then `(ordinal)` with an optional field letter U/L; then `: duration` (missing in cut lines).
+# Spaces anywhere between the parts; fullwidth parentheses and colon accepted (CJK builds).
+_TC = r"(?:-?\d+(?:[:;.]\d+){3}|\d+\+\d+|-?\d+)"
+_FRAME = re.compile(r"^(?P<tc>" + _TC + r")\s*[(\uff08]\s*(?P<n>\d+)\s*(?P<field>[ULul])?\s*[)\uff09]\s*"
+                    r"(?:[:\uff1a]\s*(?P<dur>.*))?$")
+# "looks like a frame line": a timecode-like first token, at most a few characters, then an opening parenthesis
+_LOOKS_LIKE_FRAME = re.compile(r"^-?\d+(?:\s*[:;.,+]\s*\d+)*\s*\S{0,4}\s*[(\uff08]")
+# Comp lines: `<stamp>: Starting composition "name".` The stamp is whatever the locale prints (`4/30/2018 3:10:50
+# PM`, `30/04/2018 15:11:50`, `2018-04-30 15:11:50`, `2018.04.30. 15:11:50`, `2018年4月30日 15:11:50`), ended by an
+# ASCII or fullwidth colon or by spaces.
+_COMP = re.compile(r"^(?:(?P<stamp>.*?)(?:\s*[:\uff1a]\s*|\s+))?(?P<verb>Starting|Finished) composition\b\s*"
+                   r"(?P<name>.*)$", re.IGNORECASE)
 _TOTAL = re.compile(r"^Total Time Elapsed\s*:\s*(?P<dur>.*)$", re.IGNORECASE)
-_FATAL = re.compile(r"after effects error\s*:|(?:^|[\s:])aerender\s+error\b\s*(?:[:\-]|$)", re.IGNORECASE)
-_FATAL_AT_START = re.compile(r"^aerender\s+error\b", re.IGNORECASE)
+# `aerender SYNTAX ERROR: Illegal argument flag: -r` (aerender 23.2) counts as well
+_FATAL = re.compile(r"after effects error\s*:|(?:^|[\s:])aerender\s+(?:syntax\s+)?error\b\s*(?:[:\-]|$)",
+                    re.IGNORECASE)
+_FATAL_AT_START = re.compile(r"^aerender\s+(?:syntax\s+)?error\b", re.IGNORECASE)
 _WARNING = re.compile(r"^(?:WARNING\s*:|MISSING FOOTAGE\b)|after effects warning\s*:", re.IGNORECASE)
 _DURATION_PART = re.compile(
     r"(\d+(?:[.,]\d+)?)\s*(hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)\b", re.IGNORECASE)
@@ -211,18 +232,31 @@ def parse_line(text: str) -> Optional[Event]:
 
     Accepts launcher lines (`PROGRESS: x`), render lines (`PROGRESS:  x`) and log-file lines (no prefix).
     Fatal is only `After Effects error:` or `aerender ERROR` (any case): a bare "error" is not fatal.
+    A line that looks like a frame line but does not parse is an `UnparsedProgress`, never None.
     """
     line = _PREFIX.sub("", text, count=1).strip()
     if not line:
         return None
-    if line[0].isdigit() or line[0] == "-":
+    numeric = line[0].isdigit() or line[0] == "-"
+    if numeric:
         m = _FRAME.match(line)
         if m:
-            seconds = parse_duration(m.group("dur"))
-            return FrameRendered(int(m.group("n")), m.group("tc"), seconds if seconds is not None else 0.0)
+            dur = m.group("dur")
+            seconds = parse_duration(dur) if dur else None
+            field = m.group("field")
+            return FrameRendered(int(m.group("n")), m.group("tc"), seconds if seconds is not None else 0.0,
+                                 field.upper() if field else "")
     lowered = line.lower()
-    if not any(k in lowered for k in _KEYWORDS):
-        return None
+    if any(k in lowered for k in _KEYWORDS):
+        event = _keyword_event(line)
+        if event is not None:
+            return event
+    if numeric and _LOOKS_LIKE_FRAME.match(line):
+        return UnparsedProgress(text.strip())
+    return None
+
+
+def _keyword_event(line: str) -> Optional[Event]:
     if _FATAL.search(line) or _FATAL_AT_START.match(line):
         return FatalError(line)
     if _WARNING.search(line):
@@ -230,7 +264,7 @@ def parse_line(text: str) -> Optional[Event]:
     m = _COMP.match(line)
     if m:
         comp = _strip_comp_name(m.group("name"))
-        stamp = (m.group("stamp") or "").strip().rstrip(":")
+        stamp = (m.group("stamp") or "").strip().rstrip(":\uff1a").rstrip()
         return CompStarted(comp, stamp) if m.group("verb").lower() == "starting" else CompFinished(comp, stamp)
     m = _TOTAL.match(line)
     if m:
