@@ -203,8 +203,10 @@ def task_job(values: TaskValues) -> Job:
         converted = Path(values.converted_dir).resolve()
         if not converted.is_dir():
             raise BundleError(f"--converted-dir folder not found: {values.converted_dir}")
-    return Job.from_options(settings, project=Path(values.project), output=output, frames=chunk, comp=comp,
-                            rqindex=rqindex, rules=rules, converted_dir=converted)
+    if not os.path.isabs(output) and not output.startswith("\\\\"):  # as `aefarm render` takes --output
+        output = os.path.abspath(output)
+    return Job.from_options(settings, project=Path(values.project).resolve(), output=output, frames=chunk,
+                            comp=comp, rqindex=rqindex, rules=rules, converted_dir=converted)
 
 
 def render_command(job: Job, values: TaskValues) -> List[str]:
