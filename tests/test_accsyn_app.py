@@ -378,6 +378,65 @@ def test_envs_arguments_and_options_reach_the_job():
     assert list(app.job.frames) == [2, 3] and app.job.comp == "Main" and app.job.rqindex is None
 
 
+def test_every_render_option_is_a_job_parameter_with_the_tables_bounds():
+    from engines.aftereffects.options import on_surface
+
+    data = _data()
+    data["compute"]["parameters"].update(schedule="static", handoff="false", fail_fast=True, kill_grace="0",
+                                         stagger=2, use_increment="yes", continue_on_missing_footage=1,
+                                         startup_timeout="30", stall_timeout=86400, concurrency="auto")
+    job = build_app_job(data, "1", node_os="linux").job
+    assert (job.options.schedule, job.options.handoff, job.options.fail_fast) == ("static", False, True)
+    assert (job.options.kill_grace, job.options.stagger, job.options.use_increment) == (0.0, 2.0, True)
+    assert (job.options.startup_timeout, job.options.stall_timeout) == (30.0, 86400.0)
+    assert job.continue_on_missing_footage is True and job.settings.concurrency is None
+    names = {o.accsyn for o in on_surface("accsyn")}
+    assert {"schedule", "handoff", "fail_fast", "kill_grace", "use_increment", "continue_on_missing_footage",
+            "concurrency", "stall_timeout", "aerender"} <= names
+    for key, value, message in (("stall_timeout", 29, "parameters.stall_timeout 29: expected seconds from 30"),
+                                ("startup_timeout", "5", "parameters.startup_timeout '5'"),
+                                ("retries", 11, "parameters.retries 11"), ("schedule", "greedy", "one of dynamic"),
+                                ("concurrency", 257, "from 1 to 256"), ("mfr", "maybe", "true or false")):
+        bad = _data()
+        bad["compute"]["parameters"][key] = value
+        with pytest.raises(AccsynError, match=message):
+            build_app_job(bad, "1", node_os="linux")
+
+
+def test_comp_and_rqindex_together_are_one_line():
+    data = _data()
+    data["compute"]["parameters"].update(rqindex=2)
+    with pytest.raises(AccsynError, match="exactly one of parameters.comp or parameters.rqindex is needed, got both"):
+        build_app_job(data, "1", node_os="linux")
+
+
+def test_aerender_path_from_the_nodes_envs_is_the_one_looked_up(tmp_path, monkeypatch, aerender_sim):
+    from engines.aftereffects.render import resolve_aerender
+
+    monkeypatch.delenv("AERENDER_PATH", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing to find on PATH
+    data = _data(envs={"linux": {"AERENDER_PATH": aerender_sim}, "windows": {"AERENDER_PATH": "C:\\ae.exe"}})
+    job = build_app_job(data, "1", node_os="linux").job
+    assert job.aerender is None and job.env["AERENDER_PATH"] == aerender_sim
+    assert resolve_aerender(job) == aerender_sim
+
+
+@needs_posix
+def test_app_renders_with_the_aerender_its_envs_name(aefarm, studio, aerender_sim, tmp_path):
+    """No aerender parameter and none on PATH: the AERENDER_PATH of the job's linux envs is used."""
+    payload = make_payload(studio, "", frames="1-2", conversion="always",
+                           mapped=[{"remote": "\\\\srv\\share", "local": "share=plates"}])
+    payload["envs"]["linux"] = {"AERENDER_PATH": aerender_sim}
+    path = studio["root"] / "payload.json"
+    path.write_text(json.dumps(payload))
+    env = {k: v for k, v in os.environ.items() if k != "AERENDER_PATH"}
+    env.update(SIM_ENV, PATH="/usr/bin:/bin")  # the venv's bin (with aerender-sim) is not on PATH
+    proc = aefarm("accsyn", "run", path, "--shares", studio["shares_file"], "--work", studio["root"] / "work",
+                  "--node-os", "linux", env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    assert reported(proc.stdout) == [1, 2] and rendered(studio) == [1, 2]
+
+
 def test_windows_arguments_keep_backslashes():
     assert split_arguments('-log "C:\\logs\\a b.txt" -v ERRORS', "windows") == ["-log", "C:\\logs\\a b.txt",
                                                                                   "-v", "ERRORS"]

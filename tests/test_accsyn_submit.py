@@ -164,11 +164,13 @@ def test_bad_credentials_are_one_clean_line(aefarm, accsyn_server, submit_env, p
 
 
 @needs_client
-def test_missing_credentials_are_one_clean_line(aefarm, accsyn_server, submit_env, project):
-    del submit_env["ACCSYN_WORKSPACE"]
+@pytest.mark.parametrize("variable", ["ACCSYN_WORKSPACE", "ACCSYN_API_USER", "ACCSYN_API_KEY"])
+def test_missing_credentials_are_bad_input_in_one_line(aefarm, accsyn_server, submit_env, project, variable):
+    del submit_env[variable]
     proc = submit(aefarm, project, submit_env)
-    assert proc.returncode == 1
-    assert "ACCSYN_WORKSPACE" in proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode == 2
+    assert proc.stdout == "" and proc.stderr.count("\n") == 1  # no warnings before it: nothing was submitted
+    assert proc.stderr.startswith(f"aefarm: error: accsyn credentials missing: set {variable} ")
     assert accsyn_server.calls == []
 
 
@@ -177,6 +179,25 @@ def test_dry_run_sends_nothing(aefarm, accsyn_server, submit_env, project):
     assert proc.returncode == 0
     assert json.loads(proc.stdout)["range"] == "1-20"
     assert accsyn_server.calls == []
+
+
+def test_dry_run_needs_no_credentials(aefarm, accsyn_server, submit_env, project):
+    for variable in ("ACCSYN_WORKSPACE", "ACCSYN_API_USER", "ACCSYN_API_KEY"):
+        del submit_env[variable]
+    proc = submit(aefarm, project, submit_env, "--dry-run")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["range"] == "1-20"
+
+
+def test_render_options_become_job_parameters_under_their_accsyn_names(aefarm, accsyn_server, submit_env, project):
+    proc = submit(aefarm, project, submit_env, "--dry-run", "--stall-timeout", "600", "--no-mfr", "--concurrency",
+                  "4", "--max-concurrency", "3", "--fail-fast", "--retries", "0")
+    assert proc.returncode == 0, proc.stderr
+    parameters = json.loads(proc.stdout)["parameters"]
+    assert parameters["stall_timeout"] == 600 and parameters["mfr"] is False and parameters["concurrency"] == 4
+    assert parameters["max_concurrency"] == 3 and parameters["fail_fast"] is True and parameters["retries"] == 0
+    assert "min_chunk" not in parameters  # not given: the app's default (the table's) applies on the node
+    bad = submit(aefarm, project, submit_env, "--dry-run", "--stall-timeout", "29")
+    assert bad.returncode == 2 and "--stall-timeout" in bad.stderr and bad.stdout == ""
 
 
 def test_a_client_that_cannot_import_is_one_clear_error(monkeypatch):

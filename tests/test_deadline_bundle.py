@@ -23,6 +23,8 @@ from engines.aftereffects.deadline_bundle import (
 )
 from engines.aftereffects.sample_project import write_sample_project
 from stmpo.frames import FrameSet
+from stmpo.plan import PlanSettings
+from stmpo.settings import RunOptions
 
 BIN = Path(sys.executable).parent
 
@@ -81,11 +83,13 @@ def test_frames_checks():
 # --------------------------------------------------------------------------------------------------- content
 def test_parameter_values_hold_our_parameters_and_deadlines(tmp_path):
     req = BundleRequest(project=tmp_path / "p.aepx", output_dir=tmp_path / "out", frames="1-100x5", comp="Main",
-                        chunk_size=4, mfr=False, concurrency=3, priority=70, max_retries_per_task=5)
+                        chunk_size=4, options={"mfr": False, "concurrency": 3, "stall_timeout": 90.5},
+                        priority=70, max_retries_per_task=5)
     values = {v["name"]: v["value"] for v in parameter_values(req)["parameterValues"]}
     assert values["Frames"] == "1-96:5"  # converted to the OpenJD grammar the template's range needs
     assert values["ChunkSize"] == "4" and values["CompName"] == "Main" and values["RenderQueueIndex"] == "0"
     assert values["MultiFrameRendering"] == "false" and values["Concurrency"] == "3"
+    assert values["StallTimeout"] == "90.5"
     assert values["deadline:priority"] == 70 and values["deadline:maxRetriesPerTask"] == 5
     assert "FailFast" not in values  # unset options keep the template default
     assert any("one task per frame" in w for w in req.warnings)
@@ -97,6 +101,12 @@ def test_parameter_values_refuse_what_cannot_run(tmp_path):
         parameter_values(BundleRequest(**base))
     with pytest.raises(BundleError, match="priority"):
         parameter_values(BundleRequest(**base, comp="Main", priority=101))
+    with pytest.raises(BundleError, match="--stall-timeout 29: expected seconds from 30 to 86400"):
+        parameter_values(BundleRequest(**base, comp="Main", options={"stall_timeout": 29}))
+    with pytest.raises(BundleError, match="--ffmpeg is for video bundles only"):
+        parameter_values(BundleRequest(**base, comp="Main", options={"ffmpeg": "/usr/bin/ffmpeg"}))
+    with pytest.raises(BundleError, match="--scratch is not passed to the Deadline task"):
+        parameter_values(BundleRequest(**base, comp="Main", options={"scratch": "/tmp/s"}))
     with pytest.raises(BundleError, match=r"\[compName\]"):
         parameter_values(BundleRequest(**base, rqindex=2, video=True, pattern="[compName].mov"))
     rq_movie = {v["name"]: v["value"] for v in
@@ -210,43 +220,81 @@ def test_submit_runs_deadline_bundle_submit_on_the_written_bundle(shot, monkeypa
 
 
 # --------------------------------------------------------------------------------------------------- actions
+TEMPLATE_DEFAULTS = {"concurrency": "0", "max_concurrency": "0", "ram_per_child_gb": "0", "mfr": "true",
+                     "affinity": "true", "retries": "1", "stall_timeout": "1800", "fail_fast": "false",
+                     "aerender": ""}  # what the template passes when nothing was set
+
+
 def task(**changes) -> actions.TaskValues:
+    options = dict(TEMPLATE_DEFAULTS, **changes.pop("options", {}))
     base = dict(kind="image", project="/p/shot.aepx", comp_name="Main", rq_index=0, output_dir="/out",
-                pattern="[compName]_[#####].png", frames="1-5", rules="/s/rules.json")
+                pattern="[compName]_[#####].png", frames="1-5", options=options)
     base.update(changes)
     return actions.TaskValues(**base)
 
 
-def test_render_argv_turns_template_values_into_render_flags():
-    argv = actions.render_argv(task())
-    assert argv[:4] == ["/p/shot.aepx", "--comp", "Main", "--output"]
-    assert argv[4] == os.path.join("/out", "[compName]_[#####].png")
-    assert "--frames=1-5" in argv and ["--rules", "/s/rules.json"] == argv[argv.index("--rules"):][:2]
-    assert "--concurrency" not in argv and "--aerender" not in argv and "--no-mfr" not in argv  # 0/"" = unset
-    argv = actions.render_argv(task(comp_name="", rq_index=3, concurrency=4, mfr="false", fail_fast="true",
-                                    aerender="/opt/aerender", rules=""))
-    assert argv[1:3] == ["--rqindex", "3"] and "--rules" not in argv
-    assert {"--no-mfr", "--fail-fast"} <= set(argv) and argv[argv.index("--concurrency") + 1] == "4"
-    assert argv[argv.index("--aerender") + 1] == "/opt/aerender"
+def test_task_job_is_built_from_the_template_values(tmp_path):
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"version": "pathmapping-1.0", "path_mapping_rules": [
+        {"source_path_format": "WINDOWS", "source_path": "P:\\", "destination_path": "/mnt/p"}]}))
+    job = actions.task_job(task(rules=str(rules), converted_dir=str(tmp_path)))
+    assert (job.project, job.comp, job.rqindex) == (Path("/p/shot.aepx"), "Main", None)
+    assert job.output == os.path.join("/out", "[compName]_[#####].png") and job.frames == FrameSet.parse("1-5")
+    assert job.rules.map("P:\\a.png") == "/mnt/p/a.png" and job.converted_dir == tmp_path
+    # the template's "not set" values are the table's defaults, which are the executor's own
+    assert job.settings == PlanSettings() and job.options == RunOptions() and job.aerender is None
+    job = actions.task_job(task(comp_name="", rq_index=3, options={"concurrency": "4", "mfr": "false",
+                                                                   "fail_fast": "true", "stall_timeout": "90",
+                                                                   "aerender": "/opt/aerender"}))
+    assert (job.comp, job.rqindex) == (None, 3) and len(job.rules) == 0
+    assert job.settings.concurrency == 4 and job.settings.mfr is False and job.options.fail_fast is True
+    assert job.options.stall_timeout == 90.0 and job.aerender == "/opt/aerender"
 
 
-def test_render_argv_refuses_values_that_cannot_work():
+def test_task_job_refuses_values_that_cannot_work(tmp_path):
     for values, message in ((task(comp_name="", rq_index=0), "CompName or RenderQueueIndex"),
+                            (task(rq_index=2), "CompName or RenderQueueIndex .* got both"),
                             (task(pattern="x.mov"), "is a movie"),
                             (task(kind="video", pattern="m.mov", frames="1-5", job_frames="3-9"), "not inside"),
-                            (task(mfr="maybe"), "true or false")):
+                            (task(options={"mfr": "maybe"}), "MultiFrameRendering 'maybe': expected true or false"),
+                            (task(options={"stall_timeout": "5"}), "StallTimeout '5': expected seconds from 30"),
+                            (task(options={"retries": "11"}), "Retries '11'"),
+                            (task(converted_dir=str(tmp_path / "nope")), "converted-dir"),
+                            (task(project=" "), "ProjectFile is empty")):
         with pytest.raises(BundleError, match=message):
-            actions.render_argv(values)
+            actions.task_job(values)
+
+
+def test_the_printed_render_command_renders_the_same_job(tmp_path):
+    """The task prints the `aefarm render` command that does what it does: parsed by the CLI, it is the same Job."""
+    import shlex
+
+    from engines.aftereffects.cli import build_parser
+    from engines.aftereffects.commands.render import build_job
+
+    project = write_sample_project(tmp_path / "shot.aepx")
+    values = task(project=str(project), comp_name="", rq_index=2, output_dir=str(tmp_path / "out"),
+                  converted_dir=str(tmp_path), options={"concurrency": "3", "mfr": "false", "retries": "0",
+                                                        "ram_per_child_gb": "2.5", "stall_timeout": "600"})
+    job = actions.task_job(values)
+    argv = actions.render_command(job, values)
+    assert "--frames=1-5" in argv and "--no-mfr" in argv and "--affinity" not in argv  # defaults are not written
+    line = shlex.join(["render", *argv])
+    args = build_parser().parse_args(shlex.split(line))
+    again = build_job(args)
+    for name in ("project", "comp", "rqindex", "output", "frames", "settings", "options", "aerender",
+                 "converted_dir"):
+        assert getattr(again, name) == getattr(job, name), name
 
 
 def test_video_tasks_render_named_segments_into_one_folder_per_job():
-    one = actions.render_argv(task(kind="video", pattern="m.mov", frames="1-3", job_frames="1-6"))
-    two = actions.render_argv(task(kind="video", pattern="m.mov", frames="4-6", job_frames="1-6"))
-    a, b = Path(one[one.index("--output") + 1]), Path(two[two.index("--output") + 1])
+    one = actions.task_job(task(kind="video", pattern="m.mov", frames="1-3", job_frames="1-6")).output
+    two = actions.task_job(task(kind="video", pattern="m.mov", frames="4-6", job_frames="1-6")).output
+    a, b = Path(one), Path(two)
     assert a.parent == b.parent and a.parent.parent == Path("/out") / actions.SEGMENTS_FOLDER
     assert (a.name, b.name) == ("segment_000001_000003.mov", "segment_000004_000006.mov")
-    other = actions.render_argv(task(kind="video", pattern="m.mov", frames="1-3", job_frames="1-7"))
-    assert Path(other[other.index("--output") + 1]).parent != a.parent  # another job, another folder
+    other = actions.task_job(task(kind="video", pattern="m.mov", frames="1-3", job_frames="1-7")).output
+    assert Path(other).parent != a.parent  # another job, another folder
 
 
 def test_segments_dir_is_the_same_for_a_windows_and_a_mac_worker():

@@ -96,6 +96,44 @@ def test_cli_round_trip_confirmed_by_fc_list(home, bundle, aefarm):
     assert again.stderr.count("\n") == 1 and "unknown font install token" in again.stderr
 
 
+def test_a_scripts_install_token_stays_valid_after_its_shell_exits(home, bundle):
+    """`TOKEN=$(aefarm fonts install DIR)` runs install in a subshell that ends at once; the script's later
+    `aefarm fonts remove "$TOKEN"` (after other fonts calls, which collect dead owners) must still work."""
+    import subprocess
+    import sys
+
+    env = child_env(home)
+    aefarm = f"{sys.executable} -m engines.aftereffects"
+    script = (f'set -e; TOKEN=$({aefarm} fonts install "{bundle}"); {aefarm} fonts list >/dev/null; '
+              f'{aefarm} fonts list --json; {aefarm} fonts remove "$TOKEN"; echo removed')
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    listing, last = done.stdout.rsplit("\n", 2)[0], done.stdout.splitlines()[-1]
+    assert last == "removed" and json.loads(listing)[0]["families"] == [FAMILY]
+    assert font_files(home) == [] and manifest(home).tokens == {}
+
+
+def test_owner_pid_releases_the_fonts_once_that_process_ends(home, bundle, aefarm):
+    import subprocess
+
+    env = child_env(home)
+    owner = subprocess.Popen(["sleep", "60"])
+    try:
+        token = aefarm("fonts", "install", bundle, "--owner-pid", owner.pid, env=env, check=0).stdout.strip()
+        assert len(token) == 32 and font_files(home) == ["AefarmTestSans.ttf"]
+        aefarm("fonts", "list", env=env, check=0)
+        assert font_files(home) == ["AefarmTestSans.ttf"]  # the owner is alive: held
+    finally:
+        owner.kill()
+        owner.wait()
+    aefarm("fonts", "list", env=env, check=0)  # the next fonts call collects the ended owner's reference
+    assert font_files(home) == [] and FAMILY not in fc_families(home)
+    gone = aefarm("fonts", "remove", token, env=env, check=2)
+    assert "unknown font install token" in gone.stderr
+    bad = aefarm("fonts", "install", bundle, "--owner-pid", owner.pid, env=env, check=2)
+    assert f"no process {owner.pid} is running" in bad.stderr and font_files(home) == []
+
+
 def test_same_font_twice_is_one_file_with_two_references(home, bundle):
     first = install(bundle)
     second = install(bundle)

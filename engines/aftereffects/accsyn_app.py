@@ -17,6 +17,8 @@ import os
 import sys
 
 # The block below is read as text by accsyn (literal dicts only: keep it parseable with ast.literal_eval).
+# PARAMETERS are the job parameters' defaults: the render options of engines/aftereffects/options.py (a test proves
+# each value equals the table's) plus the app's own input_conversion, arguments and output_template.
 # -- ENGINE CONFIG START --
 SETTINGS = {
     "items": True,
@@ -33,19 +35,26 @@ SETTINGS = {
 PARAMETERS = {
     "input_conversion": "auto",
     "arguments": "",
+    "output_template": "[compName]_[#####].png",
     "comp": "",
     "rqindex": 0,
-    "output_template": "[compName]_[#####].png",
-    "aerender": "",
     "concurrency": "auto",
     "max_concurrency": 0,
     "ram_per_child_gb": 0,
     "mfr": True,
     "affinity": True,
+    "schedule": "dynamic",
+    "handoff": True,
     "min_chunk": 2,
     "retries": 1,
+    "fail_fast": False,
     "startup_timeout": 600,
     "stall_timeout": 1800,
+    "kill_grace": 5,
+    "stagger": 0,
+    "use_increment": False,
+    "aerender": "",
+    "continue_on_missing_footage": False,
 }
 # -- ENGINE CONFIG END --
 
@@ -67,7 +76,7 @@ def probe() -> int:
         _say("!" + NOT_INSTALLED.format(exe=sys.executable, err=exc))
         return 1
     _say(f"aefarm {__version__} (python {sys.executable})")
-    found = find_aerender(explicit=PARAMETERS.get("aerender") or None)
+    found = find_aerender(explicit=str(PARAMETERS.get("aerender") or "") or None)
     if not found.found:
         _say("!aerender not found: " + "; ".join(f"{where}: {what}" for where, what in found.tried))
         return 1

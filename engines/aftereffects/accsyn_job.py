@@ -9,7 +9,8 @@ daemon's ``data.json`` and ``ACCSYN_ITEM`` lives here so it can be tested as pla
   mounts, then the job's ``share_paths``, then ``shares[].paths[<os>]``; a path of the submitting OS mapped by the
   shares table and ``mapped_share_paths``);
 - whether the project is converted (``input_conversion``) and with which rules;
-- the children's environment, extra aerender arguments, planning and run options.
+- the children's environment, extra aerender arguments, and the render options (``parameters`` named as in the
+  option table, ``engines.aftereffects.options``, which also checks them).
 
 Nothing here starts a process or writes a file.
 """
@@ -25,14 +26,13 @@ from aefarm_common.jsonfile import read_json
 from aefarm_common.platforms import normalize_os
 from engines.aftereffects.accsyn_errors import AccsynError
 from engines.aftereffects.job import Job
+from engines.aftereffects.options import BY_NAME, check_target, parse_values
 from remap.errors import RemapError
 from remap.paths import os_family, parse_path
 from remap.rules import Rule, RuleSet
 from remap.shares import resolve_share_path, validate_shares
 from stmpo.frames import FrameSet, FrameSpecError
-from stmpo.plan import PlanSettings
 from stmpo.redact import SECRET_NAME, secret_values
-from stmpo.settings import RunOptions
 
 CONVERSION_MODES = ("always", "platform", "never", "auto")
 DEFAULT_OUTPUT_TEMPLATE = "[compName]_[#####].png"
@@ -250,44 +250,6 @@ def split_arguments(text: Any, node_os: str) -> List[str]:
         raise AccsynError(f"parameters.arguments {text!r}: {exc}") from None
 
 
-def _flag(params: Mapping, key: str, default: bool) -> bool:
-    value = params.get(key, default)
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off", ""):
-        return False
-    raise AccsynError(f"parameters.{key} {value!r}: expected true or false")
-
-
-def _number(params: Mapping, key: str, kind: type, minimum: float, zero_is_none: bool = False) -> Any:
-    value = params.get(key)
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "auto")):
-        return None
-    if isinstance(value, bool):
-        raise AccsynError(f"parameters.{key} {value!r}: expected a number")
-    try:
-        number = kind(value.strip() if isinstance(value, str) else value)
-        if kind is int and isinstance(value, float) and value != int(value):
-            raise ValueError(value)
-    except (TypeError, ValueError):
-        raise AccsynError(f"parameters.{key} {value!r}: expected a {'whole ' if kind is int else ''}number") \
-            from None
-    if zero_is_none and number == 0:
-        return None
-    if number < minimum:
-        raise AccsynError(f"parameters.{key} {value!r}: must be at least {minimum:g}")
-    return number
-
-
-
-
 def _parameters(data: Mapping, defaults: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     given = _section(data, "compute", "parameters")
     if given is not None and not isinstance(given, Mapping):
@@ -322,34 +284,21 @@ def build_app_job(data: Mapping, item: Optional[str], node_os: Optional[str] = N
     location = resolve_location(compute.get("output"), "output", data, node, rules)
     output = output_pattern(location, str(params.get("output_template") or DEFAULT_OUTPUT_TEMPLATE))
 
-    comp = params.get("comp") or None
-    rqindex = _number(params, "rqindex", int, 1, zero_is_none=True)
-    if comp is not None and rqindex is not None:
-        raise AccsynError("parameters: give either comp or rqindex, not both")
+    comp = BY_NAME["comp"].parse(params.get("comp"), "accsyn", AccsynError)
+    rqindex = BY_NAME["rqindex"].parse(params.get("rqindex"), "accsyn", AccsynError)
     if comp is None and rqindex is None:
         rqindex = 1
         notes.append("no comp named: rendering render-queue item 1")
+    comp, rqindex = check_target(comp, rqindex, "accsyn", AccsynError)
 
     envs = compute.get("envs") or {}
     env = resolve_envs(envs, os_name=node, base_env=base_env, rules=rules if convert else None)
     extra = split_arguments(params.get("arguments"), node)
 
-    settings = PlanSettings(
-        concurrency=_number(params, "concurrency", int, 1, zero_is_none=True),
-        max_concurrency=_number(params, "max_concurrency", int, 1, zero_is_none=True),
-        ram_per_child_gb=_number(params, "ram_per_child_gb", float, 0, zero_is_none=True),
-        mfr=_flag(params, "mfr", True), affinity=_flag(params, "affinity", True))
-    options = RunOptions()
-    for key, kind, minimum in (("min_chunk", int, 1), ("retries", int, 0),
-                               ("startup_timeout", float, 1), ("stall_timeout", float, 1)):
-        value = _number(params, key, kind, minimum)
-        if value is not None:
-            setattr(options, key, value)
-
-    job = Job(project=Path(project), output=output, frames=frames, comp=comp, rqindex=rqindex,
-              rules=rules if convert else RuleSet(), target_os=node if convert else None, env=env,
-              aerender=str(params.get("aerender") or "") or None, extra_args=extra, settings=settings,
-              options=options)
+    values = parse_values("accsyn", params, AccsynError)  # the render options of the table, by accsyn name
+    job = Job.from_options(values, project=Path(project), output=output, frames=frames, comp=comp,
+                           rqindex=rqindex, rules=rules if convert else RuleSet(),
+                           target_os=node if convert else None, env=env, extra_args=extra)
     return AppJob(job=job, item=frames, convert=convert, conversion_reason=reason, node_os=node,
                   remote_os=remote_os, rules=rules, notes=notes, secrets=secret_values(env))
 

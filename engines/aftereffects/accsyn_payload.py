@@ -16,6 +16,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from engines.aftereffects.accsyn_errors import AccsynError
 from engines.aftereffects.accsyn_filters import normalize_filters
+from engines.aftereffects.options import BY_NAME, check_target, on_surface
 from remap.paths import parse_path
 from stmpo.frames import FrameSet
 
@@ -78,10 +79,13 @@ def build_payload(*, project: str, frames: str, output: str, remote_os: str, com
                   filters: str = "", mapped_share_paths: Sequence[Mapping[str, Any]] = (),
                   envs: Optional[Mapping[str, Any]] = None, bucket_size: Optional[int] = None,
                   dependencies: Sequence[str] = (), arguments: str = "",
-                  input_conversion: Optional[str] = None, site: Optional[str] = None) -> Dict[str, Any]:
-    """The payload for ``Session.create("Compute", payload)``. Raises AccsynError (one line) for bad input."""
-    if (comp is None) == (rqindex is None):
-        raise AccsynError("a submission needs exactly one of --comp NAME or --rqindex N")
+                  input_conversion: Optional[str] = None, site: Optional[str] = None,
+                  options: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """The payload for ``Session.create("Compute", payload)``. Raises AccsynError (one line) for bad input.
+
+    ``options`` are render option values by option name (``engines.aftereffects.options``); those given become job
+    parameters under their accsyn names (the rest keep the app's defaults, which are the table's)."""
+    comp, rqindex = check_target(comp, rqindex, "cli", AccsynError)
     if not isinstance(project, str) or parse_path(project) is None:
         raise AccsynError(f"project {project!r}: expected an absolute path")
     if not isinstance(output, str) or parse_path(output) is None and not output.lower().startswith("share="):
@@ -106,14 +110,23 @@ def build_payload(*, project: str, frames: str, output: str, remote_os: str, com
     if comp is not None:
         parameters["comp"] = comp
     else:
-        parameters["rqindex"] = int(rqindex)  # type: ignore[arg-type]
+        parameters["rqindex"] = rqindex
+    accsyn_names = {o.name: o for o in on_surface("accsyn")}
+    for key, value in (options or {}).items():
+        option = accsyn_names.get(key)
+        if option is None:
+            raise AccsynError(f"{BY_NAME[key].flag if key in BY_NAME else key} is not an accsyn job parameter")
+        if value is not None:
+            parameters[str(option.accsyn)] = option.encode(option.check(value, "cli", AccsynError), "accsyn")
     if template:
         parameters["output_template"] = template
     if arguments:
         parameters["arguments"] = arguments
     if site:
         parameters["site"] = site
-    stem = ntpath.basename(project) if parse_path(project).family == "windows" else posixpath.basename(project)
+    parsed = parse_path(project)
+    windows = parsed is not None and parsed.family == "windows"
+    stem = ntpath.basename(project) if windows else posixpath.basename(project)
     payload: Dict[str, Any] = {
         "name": name or f"{stem} {comp if comp is not None else 'rq' + str(rqindex)} {frame_set}",
         "engine": str(engine).strip(),

@@ -10,22 +10,35 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
+import re
 import sys
 import traceback
-from typing import List, Optional, Sequence
+from typing import Any, List, NoReturn, Optional, Sequence
 
 from aefarm_common import exitcodes
 from aefarm_common.errors import describe
 from engines.aftereffects import __version__, commands
 
 PROG = "aefarm"
+NEGATIVE_VALUE = re.compile(r"^-\d")
 
 
 class OneLineArgumentParser(argparse.ArgumentParser):
-    """argparse prints usage plus the error; pipelines want one line that names the problem."""
+    """The parser of every aefarm command and subcommand (subparsers inherit the class):
 
-    def error(self, message: str) -> "argparse.NoReturn":  # type: ignore[override]
+    - an error is one line naming the problem (argparse prints usage plus the error; pipelines want one line);
+    - no abbreviations: ``--frame`` is an error, never a silent ``--frames``;
+    - a value starting with ``-`` and a digit is a value, not an option: ``--frames -5--1`` works without ``=``
+      (no aefarm option starts with ``-<digit>``). Frame specs of negative frames are the reason."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = NEGATIVE_VALUE
+
+    def error(self, message: str) -> NoReturn:
         self.exit(exitcodes.BAD_INPUT, f"{self.prog}: error: {message}\n")
 
 
@@ -60,11 +73,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv_list)
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed stdout shows here, not in the interpreter's own flush at exit
+        return code
+    except BrokenPipeError:
+        return closed_stdout()
     except KeyboardInterrupt:
         print(f"{PROG}: cancelled", file=sys.stderr)
         return exitcodes.CANCELLED
-    except SystemExit:
+    except SystemExit:  # --help, --version, argparse errors: what they printed must not fail at exit either
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise SystemExit(closed_stdout()) from None
         raise
     except Exception as exc:
         if debug:
@@ -76,6 +97,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         else:
             print(f"{PROG}: error: {outcome.line}", file=sys.stderr)
         return outcome.exit_code
+
+
+def closed_stdout() -> int:
+    """The reader of our stdout went away (``aefarm frames ... | head -2``): stop quietly, as ``seq`` or ``cat``
+    would, with the status a shell reports for them (128 + SIGPIPE = 141; on Windows, which has no SIGPIPE, too).
+
+    What is still buffered can never be written: stdout is pointed at the null device so the interpreter's flush at
+    exit does not print an "Exception ignored" traceback."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor (tests, embedding)
+        pass
+    return exitcodes.CLOSED_STDOUT
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,10 +1,12 @@
 """What the actions of our OpenJD templates do on a worker: enter/exit the job environment, render a task, join.
 
 Why these exist instead of calling `aefarm render` straight from the template: OpenJD 2023-09 (without the EXPR
-extension) cannot leave an argument out, so a template passes every parameter, with "0"/"" meaning "not set"; these
-functions turn those values into the `aefarm render` command line (and print it), check the pattern and frames for the
-bundle kind before anything runs (`openjd_fail:` plus exit 2), and keep the movie-segment naming in one place for the
-render and join steps. Every action is an `aefarm` command, so no shell is needed on Windows or macOS workers.
+extension) cannot leave an argument out, so a template passes every parameter, with "0"/"" meaning "not set"; the
+task reads those values through the option table (``engines.aftereffects.options``), builds the Job and renders it
+with the function `aefarm render` uses (printing the equivalent `aefarm render` command), checks the pattern and
+frames for the bundle kind before anything runs (`openjd_fail:` plus exit 2), and keeps the movie-segment naming in
+one place for the render and join steps. Every action is an `aefarm` command, so no shell is needed on Windows or
+macOS workers.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import os
 import re
 import shlex
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -26,6 +28,9 @@ from engines.aftereffects.deadline_bundle import (
     movie_extension,
     output_folders,
 )
+from engines.aftereffects.job import Job
+from engines.aftereffects.options import check_target, cli_arguments, on_surface, parse_values
+from remap.rules import RuleSet
 from stmpo.frames import FrameSet
 from stmpo.outputs import OutputPattern, segment_name
 
@@ -40,15 +45,6 @@ def openjd_fail(text: str) -> None:
 
 def openjd_status(text: str) -> None:
     print(f"openjd_status: {' '.join(text.split())}", flush=True)
-
-
-def flag_value(name: str, text: str) -> bool:
-    value = text.strip().lower()
-    if value in ("true", "yes", "on", "1"):
-        return True
-    if value in ("false", "no", "off", "0"):
-        return False
-    raise BundleError(f"{name} must be true or false, got {text!r}")
 
 
 # --------------------------------------------------------------------------------------------------- environment
@@ -157,7 +153,10 @@ def tile_segments(folder: Path, frames: FrameSet, extension: str) -> List[Path]:
 # --------------------------------------------------------------------------------------------------- task
 @dataclass
 class TaskValues:
-    """The template's values for one task, as the template passes them ("0"/"" = not set)."""
+    """The template's values for one task, as the template passes them ("0"/"" = not set).
+
+    ``options`` are the render options' values as text by option name (the template's ``{{Param.X}}`` under the
+    option's flag; see ``engines.aftereffects.options``)."""
 
     kind: str
     project: str
@@ -168,30 +167,14 @@ class TaskValues:
     frames: str
     rules: str = ""
     progress: str = "openjd"
-    concurrency: int = 0
-    max_concurrency: int = 0
-    ram_per_child_gb: float = 0.0
-    mfr: str = "true"
-    affinity: str = "true"
-    retries: int = 1
-    stall_timeout: float = 1800.0
-    fail_fast: str = "false"
-    aerender: str = ""
-    ffmpeg: str = ""
     job_frames: str = ""  # the job's whole Frames (movie segments are named per job)
     converted_dir: str = ""  # where the remapped project goes (the session's working directory)
+    options: Dict[str, Optional[str]] = field(default_factory=dict)
 
 
-def target_args(comp_name: str, rq_index: int) -> List[str]:
-    if comp_name.strip():
-        return ["--comp", comp_name]
-    if rq_index > 0:
-        return ["--rqindex", str(rq_index)]
-    raise BundleError("set CompName or RenderQueueIndex (a render-queue item >= 1)")
-
-
-def render_argv(values: TaskValues) -> List[str]:
-    """The `aefarm render` arguments for one task; BundleError for values that cannot work."""
+def task_job(values: TaskValues) -> Job:
+    """The Job one task renders, built from the template's values; BundleError (or another exit-2 error) for
+    values that cannot work, before anything is written."""
     kind = values.kind
     pattern = check_output_pattern(kind, values.pattern)
     chunk = check_frames(kind, values.frames)
@@ -199,6 +182,7 @@ def render_argv(values: TaskValues) -> List[str]:
         raise BundleError("ProjectFile is empty")
     if not values.output_dir.strip():
         raise BundleError("OutputDir is empty")
+    comp, rqindex = check_target(values.comp_name, values.rq_index, "openjd", BundleError)
     if kind == "image":
         output = os.path.join(values.output_dir, *pattern.replace("\\", "/").split("/"))
     else:
@@ -210,42 +194,50 @@ def render_argv(values: TaskValues) -> List[str]:
         folder = segments_dir(values.output_dir, pattern, values.comp_name, values.rq_index,
                               values.job_frames or values.frames, values.project)
         output = str(folder / segment_name(chunk.first, chunk.last, extension))
-    argv = [values.project, *target_args(values.comp_name, values.rq_index), "--output", output,
-            f"--frames={chunk.to_openjd()}", "--progress", values.progress]
+    exposed = on_surface("openjd", kind)
+    given = {str(o.openjd): values.options[o.name] for o in exposed if values.options.get(o.name) is not None}
+    settings = parse_values("openjd", given, BundleError, kind)
+    rules = RuleSet.from_openjd_file(values.rules) if values.rules.strip() else RuleSet()
+    converted = None
+    if values.converted_dir.strip():
+        converted = Path(values.converted_dir).resolve()
+        if not converted.is_dir():
+            raise BundleError(f"--converted-dir folder not found: {values.converted_dir}")
+    if not os.path.isabs(output) and not output.startswith("\\\\"):  # as `aefarm render` takes --output
+        output = os.path.abspath(output)
+    return Job.from_options(settings, project=Path(values.project).resolve(), output=output, frames=chunk,
+                            comp=comp, rqindex=rqindex, rules=rules, converted_dir=converted)
+
+
+def render_command(job: Job, values: TaskValues) -> List[str]:
+    """The `aefarm render` arguments that render the same as the task (printed in the task's log, to reproduce it
+    by hand); only options that differ from their defaults are written."""
+    argv = [str(job.project), *(["--comp", job.comp] if job.comp else ["--rqindex", str(job.rqindex)]),
+            "--output", job.output, f"--frames={job.frames.to_openjd()}", "--progress", values.progress]
     if values.rules.strip():
         argv += ["--rules", values.rules]
-    if values.converted_dir.strip():
-        argv += ["--converted-dir", values.converted_dir]
-    if values.concurrency > 0:
-        argv += ["--concurrency", str(values.concurrency)]
-    if values.max_concurrency > 0:
-        argv += ["--max-concurrency", str(values.max_concurrency)]
-    if values.ram_per_child_gb > 0:
-        argv += ["--ram-per-child-gb", repr(float(values.ram_per_child_gb))]
-    if not flag_value("MultiFrameRendering", values.mfr):
-        argv.append("--no-mfr")
-    if not flag_value("CpuAffinity", values.affinity):
-        argv.append("--no-affinity")
-    argv += ["--retries", str(values.retries), "--stall-timeout", repr(float(values.stall_timeout))]
-    if flag_value("FailFast", values.fail_fast):
-        argv.append("--fail-fast")
-    if values.aerender.strip():
-        argv += ["--aerender", values.aerender]
-    if values.ffmpeg.strip():
-        argv += ["--ffmpeg", values.ffmpeg]
-    return argv
+    if job.converted_dir is not None:
+        argv += ["--converted-dir", str(job.converted_dir)]
+    return argv + cli_arguments(job.option_values())
+
+
+def prepare_task(values: TaskValues) -> Job:
+    """The task's Job, with the folder of a movie segment created."""
+    job = task_job(values)
+    if values.kind == "video":
+        Path(job.output).parent.mkdir(parents=True, exist_ok=True)
+    return job
 
 
 def run_task(values: TaskValues) -> int:
-    """Check, print, and run `aefarm render` in this process (so the task's cancel signal reaches the executor)."""
-    argv = render_argv(values)
-    if values.kind == "video":
-        Path(argv[argv.index("--output") + 1]).parent.mkdir(parents=True, exist_ok=True)
-    print("aefarm render " + " ".join(shlex.quote(a) for a in argv), flush=True)
-    from engines.aftereffects.cli import main
+    """Build the Job from the template's values and render it in this process, as `aefarm render` does (the same
+    ``render_with_progress``), so the task's cancel signal reaches the executor. Bad values: `openjd_fail:` and
+    the error; otherwise the render's exit code (4: frames missing)."""
+    from engines.aftereffects.render import render_with_progress
 
-    return main(["render", *argv])
-
+    job = with_openjd_fail(prepare_task, values)
+    print("aefarm render " + " ".join(shlex.quote(a) for a in render_command(job, values)), flush=True)
+    return render_with_progress(job, values.progress)
 
 
 # --------------------------------------------------------------------------------------------------- join
@@ -256,7 +248,7 @@ def join_movie(output_dir: str, pattern: str, comp_name: str, rq_index: int, fra
 
     pattern = check_output_pattern("video", pattern)
     job_frames = check_frames("video", frames)
-    target_args(comp_name, rq_index)
+    check_target(comp_name, rq_index, "openjd", BundleError)
     check_movie_name(pattern, comp_name)
     movie_pattern = OutputPattern(os.path.join(output_dir, *pattern.replace("\\", "/").split("/")), comp=comp_name)
     folder = segments_dir(output_dir, pattern, comp_name, rq_index, frames, project)

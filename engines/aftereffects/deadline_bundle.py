@@ -15,10 +15,11 @@ import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from aefarm_common.atomic import current_umask
 from aefarm_common.errors import AefarmError
+from engines.aftereffects.options import BY_NAME, check_target, on_surface
 from stmpo.frames import FrameSet, FrameSpecError
 from stmpo.outputs import MOVIE_EXTENSIONS
 
@@ -148,7 +149,9 @@ def template_path(kind: str) -> Path:
 # --------------------------------------------------------------------------------------------------- bundle content
 @dataclass
 class BundleRequest:
-    """Everything a bundle says about one render. ``None`` STMPO values leave the template's default."""
+    """Everything a bundle says about one render. ``options`` are render option values by option name (see
+    ``engines.aftereffects.options``); an option not given (or None) keeps the template's default, which is the
+    table's."""
 
     project: Path
     output_dir: Path
@@ -159,16 +162,7 @@ class BundleRequest:
     chunk_size: Optional[int] = None
     video: bool = False
     fonts_dir: Optional[Path] = None
-    aerender: Optional[str] = None
-    ffmpeg: Optional[str] = None
-    concurrency: Optional[int] = None
-    max_concurrency: Optional[int] = None
-    ram_per_child_gb: Optional[float] = None
-    mfr: Optional[bool] = None
-    affinity: Optional[bool] = None
-    retries: Optional[int] = None
-    stall_timeout: Optional[int] = None
-    fail_fast: Optional[bool] = None
+    options: Dict[str, Any] = field(default_factory=dict)
     priority: int = 50
     max_retries_per_task: int = 2
     warnings: List[str] = field(default_factory=list)
@@ -178,62 +172,58 @@ class BundleRequest:
         return "video" if self.video else "image"
 
 
-def _flag(value: bool) -> str:
-    return "true" if value else "false"
-
-
 def _check_range(name: str, value: Optional[float], low: float, high: float) -> None:
     if value is not None and not low <= value <= high:
         raise BundleError(f"{name} must be between {low:g} and {high:g}, got {value:g}")
 
 
+def option_values(kind: str, options: Mapping[str, Any]) -> List[Tuple[str, str]]:
+    """``(OpenJD parameter, text)`` for each render option given, checked against the table, in table order.
+
+    An option the ``kind`` template does not expose is refused (a movie's ffmpeg for an image sequence)."""
+    exposed = {o.name: o for o in on_surface("openjd", kind)}
+    for name, value in options.items():
+        if value is not None and name not in exposed:
+            option = BY_NAME.get(name)
+            if option is not None and option.openjd:
+                raise BundleError(f"{option.flag} is for {' and '.join(option.openjd_kinds)} bundles only"
+                                  f"{' (--video)' if option.openjd_kinds == ('video',) else ''}")
+            raise BundleError(f"{option.flag if option else name} is not passed to the Deadline task")
+    out: List[Tuple[str, str]] = []
+    for name, option in exposed.items():
+        value = option.check(options.get(name), "cli", BundleError)
+        if value is not None:
+            out.append((str(option.openjd), option.encode(value, "openjd")))
+    return out
+
+
 def parameter_values(req: BundleRequest) -> Dict[str, object]:
     """The `parameter_values.yaml` document: our parameters (all as the strings OpenJD takes) plus Deadline's."""
     kind = req.kind
-    if (req.comp is None) == (req.rqindex is None):
-        raise BundleError("a bundle needs exactly one of --comp NAME or --rqindex N")
-    if req.comp is not None and not req.comp.strip():
-        raise BundleError("--comp is empty")
+    comp, rqindex = check_target(req.comp, req.rqindex, "cli", BundleError)
     default = DEFAULT_PATTERNS[kind]
-    if kind == "video" and req.rqindex is not None:
-        default = f"{Path(req.project).stem or 'movie'}_rq{req.rqindex}.mov"
+    if kind == "video" and rqindex is not None:
+        default = f"{Path(req.project).stem or 'movie'}_rq{rqindex}.mov"
     pattern = check_output_pattern(kind, req.pattern or default)
     if kind == "video":
-        check_movie_name(pattern, req.comp or "")
+        check_movie_name(pattern, comp or "")
     frames = check_frames(kind, req.frames)
     chunk = req.chunk_size if req.chunk_size is not None else DEFAULT_CHUNK_SIZES[kind]
-    for name, value, low, high in (("--chunk-size", chunk, 1, 100000), ("--rqindex", req.rqindex, 1, 10000),
-                                   ("--concurrency", req.concurrency, 0, 256),
-                                   ("--max-concurrency", req.max_concurrency, 0, 256),
-                                   ("--ram-per-child-gb", req.ram_per_child_gb, 0, 1024),
-                                   ("--retries", req.retries, 0, 10), ("--stall-timeout", req.stall_timeout, 30, 86400),
-                                   ("--priority", req.priority, 0, 100),
+    for name, value, low, high in (("--chunk-size", chunk, 1, 100000), ("--priority", req.priority, 0, 100),
                                    ("--max-retries-per-task", req.max_retries_per_task, 0, 2147483647)):
         _check_range(name, value, low, high)
     values: List[Tuple[str, object]] = [
         ("ProjectFile", str(req.project)),
-        ("CompName", req.comp or ""),
-        ("RenderQueueIndex", str(req.rqindex or 0)),
+        ("CompName", comp or ""),
+        ("RenderQueueIndex", str(rqindex or 0)),
         ("OutputDir", str(req.output_dir)),
         ("OutputPattern", pattern),
         ("Frames", frames.to_openjd()),
         ("ChunkSize", str(chunk)),
     ]
-    optional: Sequence[Tuple[str, object]] = (
-        ("Concurrency", req.concurrency), ("MaxConcurrency", req.max_concurrency),
-        ("RamPerChildGB", req.ram_per_child_gb),
-        ("MultiFrameRendering", None if req.mfr is None else _flag(req.mfr)),
-        ("CpuAffinity", None if req.affinity is None else _flag(req.affinity)),
-        ("Retries", req.retries), ("StallTimeout", req.stall_timeout),
-        ("FailFast", None if req.fail_fast is None else _flag(req.fail_fast)),
-        ("AerenderPath", req.aerender),
-        ("FontsDir", None if req.fonts_dir is None else str(req.fonts_dir)),
-    )
-    values += [(name, str(value)) for name, value in optional if value is not None]
-    if req.ffmpeg is not None:
-        if kind != "video":
-            raise BundleError("--ffmpeg is for movie bundles (--video): image sequences are not joined")
-        values.append(("FfmpegPath", req.ffmpeg))
+    values += option_values(kind, req.options)
+    if req.fonts_dir is not None:
+        values.append(("FontsDir", str(req.fonts_dir)))
     if any(run.step != 1 for run in frames.runs if run.start != run.end):
         req.warnings.append(f"stepped frames {frames.to_openjd()} make one task per frame (OpenJD CONTIGUOUS "
                             "chunks hold consecutive frames only)")
@@ -241,7 +231,7 @@ def parameter_values(req: BundleRequest) -> Dict[str, object]:
     return {"parameterValues": [{"name": name, "value": value} for name, value in values]}
 
 
-def asset_references(project: Path, references: Iterable[object], output_dir: Path,
+def asset_references(project: Path, references: Iterable[Any], output_dir: Path,
                      fonts_dir: Optional[Path] = None) -> Dict[str, object]:
     """The `asset_references.yaml` document from a project scan (``remap.scan.Reference`` objects).
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from engines.aftereffects.options import JOB, SETTINGS_OPTIONS, check_target, settings_from, values_of
 from remap.rules import RuleSet
 from stmpo.frames import FrameSet
 from stmpo.plan import PlanSettings
@@ -45,10 +46,19 @@ class Job:
 
     def __post_init__(self) -> None:
         self.project = Path(self.project)
-        if (self.comp is None) == (self.rqindex is None):
-            from stmpo.errors import StmpoError
+        self.comp, self.rqindex = check_target(self.comp, self.rqindex)
 
-            raise StmpoError("a render needs exactly one of --comp NAME or --rqindex N")
+    @classmethod
+    def from_options(cls, values: Mapping[str, Any], **fields: Any) -> "Job":
+        """A Job whose settings, run options and aerender fields come from render option ``values`` (name -> value,
+        None: the default; see ``engines.aftereffects.options``); ``fields`` are the rest (project, output, ...)."""
+        settings = settings_from(values)
+        return cls(settings=settings.plan, options=settings.run, **settings.job, **fields)
+
+    def option_values(self) -> Dict[str, Any]:
+        """Every render option's value in this Job (name -> value), the inverse of :meth:`from_options`."""
+        fields = {o.name: getattr(self, o.name) for o in SETTINGS_OPTIONS if o.feeds == JOB}
+        return values_of(self.settings, self.options, fields)
 
     def with_project(self, project: Path) -> "Job":
         """The same job on another project file (the remapped copy)."""

@@ -5,8 +5,11 @@ removed and temporary state cleaned even when the render fails or is cancelled.
 """
 from __future__ import annotations
 
+import os
 import shlex
+import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, List, Optional
@@ -33,8 +36,13 @@ class Prepared:
 
 
 def resolve_aerender(job: Job) -> str:
-    """The aerender to run: ``job.aerender``, AERENDER_PATH, PATH, install folders (``aefarm doctor`` explains)."""
-    return find_aerender(explicit=job.aerender, query_version=False).require()
+    """The aerender to run: ``job.aerender``, AERENDER_PATH, PATH, install folders (``aefarm doctor`` explains).
+
+    Looked up in the environment the children get (this one plus ``job.env``), so an ``AERENDER_PATH`` or ``PATH``
+    set by an env file or accsyn ``envs`` is the one used."""
+    env = dict(os.environ)
+    env.update(job.env)
+    return find_aerender(explicit=job.aerender, env=env, query_version=False).require()
 
 
 def plan_job(job: Job, host: Optional[Host] = None) -> Plan:
@@ -116,3 +124,30 @@ def render_job(job: Job, reporter: Any, *, cancel_event: Optional[threading.Even
                 remove(token)
             except Exception as exc:  # noqa: BLE001 - a failed font removal must not hide the render's result
                 reporter.message(f"fonts: warning: could not remove the render's fonts: {exc}")
+
+
+def default_log_dir() -> Path:
+    """A fresh folder for the per-child logs of one render (under the temporary folder)."""
+    return Path(tempfile.gettempdir()) / "aefarm-logs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+
+
+def render_with_progress(job: Job, progress: str, log_dir: Optional[Path] = None) -> int:
+    """`aefarm render` and the OpenJD task: render ``job`` reporting as ``progress`` says; the exit code.
+
+    With ``progress="openjd"`` a known failure (an error with an exit code) also prints its `openjd_fail:` line
+    through the one stdout writer, before the error goes on to the caller's one-line message."""
+    from stmpo.progress import OutputWriter, make_reporter, secret_values
+
+    writer = OutputWriter()
+    log_dir = log_dir or default_log_dir()
+    reporter = make_reporter(progress, writer, len(job.frames), log_dir, secrets=secret_values(job.env))
+    try:
+        reporter.message(f"per-child logs: {log_dir}")
+        return render_job(job, reporter).exit_code
+    except Exception as exc:
+        if progress == "openjd" and getattr(exc, "exit_code", None) is not None:
+            writer.line(f"openjd_fail: {' '.join(str(exc).split())}")
+        raise
+    finally:
+        reporter.close()
+        writer.close()

@@ -7,12 +7,16 @@ when cancelled (each app is sent SIGTERM and terminates its own aerender trees).
 
 `submit` builds the payload (dependencies from a scan of the project, validated filters and range) and creates the
 job with accsyn-python-api (credentials from ACCSYN_WORKSPACE / ACCSYN_API_USER / ACCSYN_API_KEY or its .env file);
-`--dry-run` prints the payload instead. An accsyn API error is one line and exit 1.
+`--dry-run` prints the payload instead. Missing credentials are one line and exit 2 (nothing is sent); an accsyn API
+error is one line and exit 1.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import logging
 import os
 import re
 import signal
@@ -23,11 +27,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Set
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set
 
 from aefarm_common import exitcodes
 from engines.aftereffects.accsyn_errors import AccsynError
 from engines.aftereffects.commands._argtypes import whole_number
+from engines.aftereffects.commands._options import add_option_arguments, add_target_arguments, option_values
+from engines.aftereffects.options import on_surface
 
 OS_NAMES = ("linux", "mac", "windows")
 PROG_RUN = "aefarm accsyn run"
@@ -59,9 +65,7 @@ def add_parser(subparsers: "argparse._SubParsersAction", parents: Sequence[argpa
                             description="Build the accsyn payload (dependencies, filters, mappings) and create the "
                                         "compute job, or print it with --dry-run.")
     submit.add_argument("project", metavar="PROJECT", help="the .aepx/.aep project")
-    target = submit.add_mutually_exclusive_group(required=True)
-    target.add_argument("--comp", metavar="NAME")
-    target.add_argument("--rqindex", type=_positive_int, metavar="N")
+    add_target_arguments(submit)
     submit.add_argument("--frames", required=True, metavar="SPEC", help="range, e.g. 1-100, 1-100x5, '1-10 20'")
     submit.add_argument("--output", required=True, metavar="DIR",
                         help="output folder (or folder/name_[#####].ext, or share=<id|code>/path)")
@@ -78,6 +82,8 @@ def add_parser(subparsers: "argparse._SubParsersAction", parents: Sequence[argpa
     submit.add_argument("--input-conversion", choices=("auto", "always", "platform", "never"), default=None,
                         help="default: always when mappings are given, else auto")
     submit.add_argument("--dry-run", action="store_true", help="print the payload JSON, submit nothing")
+    add_option_arguments(submit, on_surface("accsyn"),
+                         title="render options on the nodes (not given: the app's default, the same as render's)")
     submit.set_defaults(func=submit_command)
     return parser
 
@@ -173,7 +179,7 @@ class LocalRunner:
 def _stop(proc: subprocess.Popen) -> None:
     """Ask an app to cancel: it terminates its aerender trees and exits 130 (never a hard kill from here)."""
     try:
-        if os.name == "nt":
+        if sys.platform == "win32":
             proc.send_signal(signal.CTRL_BREAK_EVENT)
         else:
             proc.send_signal(signal.SIGTERM)
@@ -325,7 +331,8 @@ def build_submission(args: argparse.Namespace) -> tuple:
         project=project_path, frames=args.frames, output=output, remote_os=current_os(), comp=args.comp,
         rqindex=args.rqindex, engine=args.engine, name=args.name, filters=args.filters,
         mapped_share_paths=mapped, envs=envs, bucket_size=args.bucket_size, dependencies=dependencies,
-        arguments=args.arguments, input_conversion=args.input_conversion)
+        arguments=args.arguments, input_conversion=args.input_conversion,
+        options=option_values(args, on_surface("accsyn")))
     return payload, warnings
 
 
@@ -345,15 +352,28 @@ def _api_error_line(exc: BaseException) -> str:
     return " ".join(text.split())[:500] or type(exc).__name__
 
 
-def create_compute_job(payload: Dict[str, Any]) -> Any:
-    """``Session().create("Compute", payload)`` with accsyn-python-api; credentials from its environment.
+_MISSING_CREDENTIAL = re.compile(r"Please supply your accsyn .*? or set (ACCSYN_\w+) environment")
 
-    The client logs its errors as banners (it configures the root logger on import) and writes tracebacks to
-    stderr; both are held back here so the user sees our one line (the CLI adds nothing unless --debug)."""
-    import contextlib
-    import io
-    import logging
 
+@contextlib.contextmanager
+def _quiet_client() -> Iterator[None]:
+    """The client logs its errors as banners (it configures the root logger on import) and writes tracebacks to
+    stderr; both are held back so the user sees our one line (the CLI adds nothing unless --debug)."""
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers = [logging.NullHandler()]
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        root.handlers = saved
+
+
+def open_session() -> Any:
+    """An accsyn-python-api ``Session`` (credentials from its environment or .env file; it logs in).
+
+    A missing credential is bad input (AccsynError, exit 2, one line naming the variable); a client that cannot
+    import is too. Anything the server answers propagates as the client raised it."""
     try:
         from accsyn_api.session import Session
     except ImportError as exc:
@@ -361,16 +381,22 @@ def create_compute_job(payload: Dict[str, Any]) -> Any:
     except TypeError as exc:  # accsyn-python-api >= 3.2 evaluates 3.10-only annotations at import on Python 3.9
         raise AccsynError(f"accsyn-python-api cannot be imported on Python {sys.version.split()[0]} ({exc}): "
                           "submit from Python 3.10 or newer") from None
-    root = logging.getLogger()
-    saved = root.handlers[:]
-    root.handlers = [logging.NullHandler()]
-    noise = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(noise):
-            session = Session()
-            return session.create("Compute", payload)
-    finally:
-        root.handlers = saved
+    with _quiet_client():
+        try:
+            return Session()
+        except Exception as exc:
+            missing = _MISSING_CREDENTIAL.search(str(exc))
+            if missing is None:
+                raise
+    raise AccsynError(f"accsyn credentials missing: set {missing.group(1)} (ACCSYN_WORKSPACE, ACCSYN_API_USER and "
+                      "ACCSYN_API_KEY, in the environment or the .env file ACCSYN_CREDENTIALS_PATH names)")
+
+
+def create_compute_job(payload: Dict[str, Any], session: Any = None) -> Any:
+    """``Session().create("Compute", payload)`` with accsyn-python-api (a new session unless one is given)."""
+    session = session if session is not None else open_session()
+    with _quiet_client():
+        return session.create("Compute", payload)
 
 
 def job_id_of(result: Any) -> str:
@@ -385,16 +411,24 @@ def job_id_of(result: Any) -> str:
 
 def submit_command(args: argparse.Namespace) -> int:
     payload, warnings = build_submission(args)
+    if not args.dry_run:
+        try:
+            session = open_session()  # before anything is printed: missing credentials are one line, exit 2
+        except AccsynError:
+            raise
+        except Exception as exc:  # accsyn API errors (AccsynException, AssertionError, transport): one line
+            print(f"{PROG_SUBMIT}: accsyn error: {_api_error_line(exc)}", file=sys.stderr)
+            return exitcodes.INTERNAL
     for warning in warnings:
         print(f"{PROG_SUBMIT}: warning: {warning}", file=sys.stderr)
     if args.dry_run:
         print(json.dumps(payload, indent=2))
         return exitcodes.OK
     try:
-        result = create_compute_job(payload)
+        result = create_compute_job(payload, session)
         job_id = job_id_of(result)
     except AccsynError:
-        raise  # not an API answer: bad input or a missing client (exit 2, printed by the CLI)
+        raise  # not an API answer: bad input (exit 2, printed by the CLI)
     except Exception as exc:  # accsyn API errors (AccsynException, AssertionError, transport): one line
         print(f"{PROG_SUBMIT}: accsyn error: {_api_error_line(exc)}", file=sys.stderr)
         return exitcodes.INTERNAL

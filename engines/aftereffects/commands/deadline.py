@@ -2,7 +2,9 @@
 task|join` are the actions our OpenJD templates run on the workers.
 
 Exit codes: 0 done; 2 bad input (one line; the worker actions also print an `openjd_fail:` line); the `task` action
-returns `aefarm render`'s code (4 = frames missing); `submit` returns the `deadline` CLI's code.
+builds the Job from the template's values and renders it as `aefarm render` does (exit 4 = frames missing);
+`submit` returns the `deadline` CLI's code. The render options (flags of bundle|submit, values of `task`) are the
+option table's (`engines/aftereffects/options.py`).
 """
 from __future__ import annotations
 
@@ -13,12 +15,18 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-from engines.aftereffects.commands._argtypes import number, whole_number
+from engines.aftereffects.commands._argtypes import whole_number
+from engines.aftereffects.commands._options import (
+    add_option_arguments,
+    add_target_arguments,
+    add_template_arguments,
+    option_values,
+)
 from engines.aftereffects.deadline_bundle import KINDS, BundleError, BundleRequest, write_bundle
+from engines.aftereffects.options import on_surface
 
 INSTALL_HINT = "pip install 'aefarm[deadline]'"
 _int = whole_number
-_number = number(0)
 
 
 
@@ -42,40 +50,31 @@ def add_parser(subparsers: "argparse._SubParsersAction", parents: Sequence[argpa
 
     enter = actions.add_parser("session-enter", parents=list(parents),
                                help="(template action) check values, create output folders, install fonts")
-    enter.add_argument("--kind", choices=KINDS, required=True)
-    enter.add_argument("--output-dir", required=True)
-    enter.add_argument("--pattern", required=True)
-    enter.add_argument("--frames", required=True)
-    enter.add_argument("--fonts-dir", default="")
-    enter.add_argument("--token-file", required=True)
+    enter.add_argument("--kind", choices=KINDS, required=True, help="the bundle kind (template)")
+    enter.add_argument("--output-dir", required=True, help="{{Param.OutputDir}}: the folder the frames go to")
+    enter.add_argument("--pattern", required=True, help="{{Param.OutputPattern}}: file name pattern in it")
+    enter.add_argument("--frames", required=True, help="{{Param.Frames}}: the job's frames")
+    enter.add_argument("--fonts-dir", default="", help="{{Param.FontsDir}}: fonts to install (empty: none)")
+    enter.add_argument("--token-file", required=True, help="where the fonts' install token is kept for exit")
     enter.set_defaults(func=_session_enter)
 
     leave = actions.add_parser("session-exit", parents=list(parents),
                                help="(template action) remove the fonts the session installed")
-    leave.add_argument("--token-file", required=True)
+    leave.add_argument("--token-file", required=True, help="the token file session-enter wrote")
     leave.set_defaults(func=_session_exit)
 
     task = actions.add_parser("task", parents=list(parents),
-                              help="(template action) render one chunk of frames with `aefarm render`")
-    task.add_argument("--kind", choices=KINDS, required=True)
+                              help="(template action) render one chunk of frames as `aefarm render` would")
+    task.add_argument("--kind", choices=KINDS, required=True, help="the bundle kind (template)")
     _target_arguments(task)
-    task.add_argument("--project", required=True)
+    task.add_argument("--project", required=True, help="{{Param.ProjectFile}}: the project")
     task.add_argument("--frames", required=True, help="the task's chunk, e.g. 1-10")
     task.add_argument("--job-frames", default="", help="the job's Frames (names the movie segments)")
     task.add_argument("--rules", default="", help="OpenJD path-mapping rules file ({{Session.PathMappingRulesFile}})")
     task.add_argument("--converted-dir", default="",
                       help="folder for the remapped project ({{Session.WorkingDirectory}}: never the input's share)")
-    task.add_argument("--progress", default="openjd", choices=("openjd", "log"))
-    task.add_argument("--concurrency", type=_int(0), default=0, help="0 = auto")
-    task.add_argument("--max-concurrency", type=_int(0), default=0, help="0 = no limit")
-    task.add_argument("--ram-per-child-gb", type=_number, default=0.0, help="0 = default")
-    task.add_argument("--mfr", default="true")
-    task.add_argument("--affinity", default="true")
-    task.add_argument("--retries", type=_int(0), default=1)
-    task.add_argument("--stall-timeout", type=_number, default=1800.0)
-    task.add_argument("--fail-fast", default="false")
-    task.add_argument("--aerender", default="", help="empty = discovery")
-    task.add_argument("--ffmpeg", default="", help="empty = FFMPEG or PATH")
+    task.add_argument("--progress", default="openjd", choices=("openjd", "log"), help="progress format")
+    add_template_arguments(task, on_surface("openjd"))
     task.set_defaults(func=_task)
 
     join = actions.add_parser("join", parents=list(parents),
@@ -83,24 +82,23 @@ def add_parser(subparsers: "argparse._SubParsersAction", parents: Sequence[argpa
     _target_arguments(join)
     join.add_argument("--project", default="", help="the job's ProjectFile (names the movie segments)")
     join.add_argument("--frames", required=True, help="the job's Frames")
-    join.add_argument("--ffmpeg", default="")
-    join.add_argument("--progress", default="openjd", choices=("openjd", "log"))
+    join.add_argument("--ffmpeg", default="", help="{{Param.FfmpegPath}}: ffmpeg (empty: FFMPEG or PATH)")
+    join.add_argument("--progress", default="openjd", choices=("openjd", "log"), help="progress format")
     join.set_defaults(func=_join)
     return parser
 
 
 def _target_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--comp-name", default="", help="composition (empty: use --rq-index)")
-    parser.add_argument("--rq-index", type=_int(0), default=0, help="render-queue item (0: use --comp-name)")
-    parser.add_argument("--output-dir", required=True)
-    parser.add_argument("--pattern", required=True)
+    parser.add_argument("--comp-name", default="", help="{{Param.CompName}}: composition (empty: use --rq-index)")
+    parser.add_argument("--rq-index", type=_int(0), default=0,
+                        help="{{Param.RenderQueueIndex}}: render-queue item (0: use --comp-name)")
+    parser.add_argument("--output-dir", required=True, help="{{Param.OutputDir}}: the job's output folder")
+    parser.add_argument("--pattern", required=True, help="{{Param.OutputPattern}}: file name pattern in it")
 
 
 def _bundle_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("project", metavar="PROJECT", help="the .aepx/.aep project")
-    target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--comp", metavar="NAME", help="composition to render")
-    target.add_argument("--rqindex", type=_int(1), metavar="N", help="render-queue item to render (1-based)")
+    add_target_arguments(parser)
     parser.add_argument("--frames", required=True, metavar="SPEC", help="frame spec: 1-100, 1-100:5, 1-48x2 ...")
     parser.add_argument("--output-dir", required=True, metavar="DIR", help="folder the frames or movie go to")
     parser.add_argument("--pattern", metavar="P",
@@ -112,19 +110,8 @@ def _bundle_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--bundle-dir", metavar="BUNDLE_DIR",
                         help="bundle folder to write (default ./<project>-<image|video>-bundle)")
     parser.add_argument("--force", action="store_true", help="replace an existing bundle folder")
-    stmpo = parser.add_argument_group("parallel aerender children on each worker (template defaults when omitted)")
-    stmpo.add_argument("--concurrency", type=_int(0), metavar="N", help="children per task; 0 = auto")
-    stmpo.add_argument("--max-concurrency", type=_int(0), metavar="N", help="0 = no limit")
-    stmpo.add_argument("--ram-per-child-gb", type=_number, metavar="G")
-    stmpo.add_argument("--mfr", dest="mfr", action="store_true", default=None)
-    stmpo.add_argument("--no-mfr", dest="mfr", action="store_false")
-    stmpo.add_argument("--affinity", dest="affinity", action="store_true", default=None)
-    stmpo.add_argument("--no-affinity", dest="affinity", action="store_false")
-    stmpo.add_argument("--retries", type=_int(0), metavar="N")
-    stmpo.add_argument("--stall-timeout", type=_int(30), metavar="S")
-    stmpo.add_argument("--fail-fast", action="store_true", default=None)
-    stmpo.add_argument("--aerender", metavar="PATH", help="aerender on the workers (default: discovery)")
-    stmpo.add_argument("--ffmpeg", metavar="PATH", help="ffmpeg on the workers (video; default FFMPEG/PATH)")
+    add_option_arguments(parser, on_surface("openjd"),
+                         title="render options on each worker (not given: the template's default)")
     farm = parser.add_argument_group("Deadline")
     farm.add_argument("--priority", type=_int(0), default=50, metavar="N", help="0-100 (default 50)")
     farm.add_argument("--max-retries-per-task", type=_int(0), default=2, metavar="N", help="default 2")
@@ -133,13 +120,12 @@ def _bundle_arguments(parser: argparse.ArgumentParser) -> None:
 def request_from_args(args: argparse.Namespace) -> BundleRequest:
     if not args.output_dir.strip():  # Path("") is ".", which would silently send the frames to this folder
         raise BundleError("--output-dir is empty; give the folder the frames go to")
+    given = {name: value for name, value in option_values(args, on_surface("openjd")).items() if value is not None}
     return BundleRequest(
         project=Path(args.project), output_dir=Path(args.output_dir), frames=args.frames, comp=args.comp,
         rqindex=args.rqindex, pattern=args.pattern, chunk_size=args.chunk_size, video=args.video,
-        fonts_dir=Path(args.fonts) if args.fonts else None, aerender=args.aerender, ffmpeg=args.ffmpeg,
-        concurrency=args.concurrency, max_concurrency=args.max_concurrency, ram_per_child_gb=args.ram_per_child_gb,
-        mfr=args.mfr, affinity=args.affinity, retries=args.retries, stall_timeout=args.stall_timeout,
-        fail_fast=args.fail_fast, priority=args.priority, max_retries_per_task=args.max_retries_per_task)
+        fonts_dir=Path(args.fonts) if args.fonts else None, options=given, priority=args.priority,
+        max_retries_per_task=args.max_retries_per_task)
 
 
 def _write(args: argparse.Namespace) -> Path:
@@ -190,16 +176,14 @@ def _session_exit(args: argparse.Namespace) -> int:
 
 
 def _task(args: argparse.Namespace) -> int:
-    from engines.aftereffects.deadline_actions import TaskValues, run_task, with_openjd_fail
+    from engines.aftereffects.deadline_actions import TaskValues, run_task
 
     values = TaskValues(
         kind=args.kind, project=args.project, comp_name=args.comp_name, rq_index=args.rq_index,
         output_dir=args.output_dir, pattern=args.pattern, frames=args.frames, rules=args.rules,
-        progress=args.progress, concurrency=args.concurrency, max_concurrency=args.max_concurrency,
-        ram_per_child_gb=args.ram_per_child_gb, mfr=args.mfr, affinity=args.affinity, retries=args.retries,
-        stall_timeout=args.stall_timeout, fail_fast=args.fail_fast, aerender=args.aerender, ffmpeg=args.ffmpeg,
-        job_frames=args.job_frames, converted_dir=args.converted_dir)
-    return int(with_openjd_fail(run_task, values))
+        progress=args.progress, job_frames=args.job_frames, converted_dir=args.converted_dir,
+        options=option_values(args, on_surface("openjd")))
+    return run_task(values)
 
 
 def _join(args: argparse.Namespace) -> int:

@@ -46,7 +46,8 @@ def add_parser(subparsers: "argparse._SubParsersAction", parents: Sequence[argpa
     parser.add_argument("--dir", metavar="DIR", help="work folder (default: a new temporary folder)")
     parser.add_argument("--frame-seconds", type=number(0, 60, what="seconds"), default=0.05, metavar="S",
                         help="simulated render time per frame (default 0.05)")
-    parser.add_argument("--progress", choices=("auto", "bar", "openjd", "accsyn", "log"), default="auto")
+    parser.add_argument("--progress", choices=("auto", "bar", "openjd", "accsyn", "log"), default="auto",
+                        help="progress format (default auto: a bar on a terminal, else log lines)")
     parser.set_defaults(func=run_demo)
     return parser
 

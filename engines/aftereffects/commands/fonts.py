@@ -1,20 +1,22 @@
 """`aefarm fonts collect|install|remove|list`: a project's fonts, gathered on the workstation, installed on nodes.
 
-`install` prints a token for `remove`. Its reference belongs to the calling process (the job's shell), so a job that
-dies without removing its fonts does not pin them: the next fonts call on the host collects them.
+`install` prints a token that holds the fonts until `aefarm fonts remove TOKEN` (a script's next line, another
+process, a later job step): nothing is released behind its back. `install --owner-pid PID` asks for crash-safe
+release instead: the reference belongs to process PID (e.g. the job's shell, `$$`), and once that process has ended
+the next fonts call on the host collects it, so a job that dies without removing its fonts does not pin them.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from typing import List, Optional
+from typing import List, Sequence
 
 from fonts.errors import FontError
 
 
-def add_parser(subparsers, parents) -> argparse.ArgumentParser:
+def add_parser(subparsers: "argparse._SubParsersAction", parents: Sequence[argparse.ArgumentParser]
+               ) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("fonts", parents=parents, help="collect, install and remove project fonts",
                                    description=__doc__.split("\n\n")[0])
     actions = parser.add_subparsers(dest="fonts_action", metavar="ACTION")
@@ -31,21 +33,36 @@ def add_parser(subparsers, parents) -> argparse.ArgumentParser:
     collect.set_defaults(func=_collect)
 
     install = actions.add_parser("install", parents=parents, help="install a folder of fonts; prints a token")
-    install.add_argument("folder", metavar="DIR")
+    install.add_argument("folder", metavar="DIR", help="folder of font files (.ttf, .otf, .ttc ...)")
     owner = install.add_mutually_exclusive_group()
-    owner.add_argument("--owner-pid", type=int, metavar="PID",
-                       help="release the fonts when process PID ends (default: the calling process)")
-    owner.add_argument("--keep", action="store_true", help="hold the fonts until `aefarm fonts remove TOKEN`")
+    owner.add_argument("--owner-pid", type=_pid, metavar="PID",
+                       help="crash-safe: release the fonts once process PID has ended (e.g. the job's shell, $$), "
+                            "even when nobody runs `fonts remove`")
+    owner.add_argument("--keep", action="store_true",
+                       help="hold the fonts until `aefarm fonts remove TOKEN` (the default; kept for scripts)")
     install.set_defaults(func=_install)
 
     remove = actions.add_parser("remove", parents=parents, help="release the fonts of an install token")
-    remove.add_argument("token", metavar="TOKEN")
+    remove.add_argument("token", metavar="TOKEN", help="the token `fonts install` printed")
     remove.set_defaults(func=_remove)
 
     listing = actions.add_parser("list", parents=parents, help="fonts installed by aefarm on this host")
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(func=_list)
     return parser
+
+
+def _pid(text: str) -> int:
+    """A process id that exists now (the fonts are held until it ends)."""
+    import psutil
+
+    try:
+        pid = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a process id, got {text!r}") from None
+    if pid < 1 or not psutil.pid_exists(pid):
+        raise argparse.ArgumentTypeError(f"no process {text} is running")
+    return pid
 
 
 def _collect(args: argparse.Namespace) -> int:
@@ -68,7 +85,7 @@ def _collect(args: argparse.Namespace) -> int:
 def _install(args: argparse.Namespace) -> int:
     from fonts.install import install
 
-    owner = args.owner_pid if args.owner_pid is not None else None if args.keep else calling_process()
+    owner = args.owner_pid
     token = install(args.folder, owner_pid=owner, persistent=owner is None)
     print(token)
     return 0
@@ -94,16 +111,3 @@ def _list(args: argparse.Namespace) -> int:
         print(f"{font.path}\t{', '.join(font.postscript_names)}\trefs={len(font.tokens)}"
               + ("" if font.owned else "\t(user's own file)"))
     return 0
-
-
-def calling_process() -> Optional[int]:
-    """The process that ran `aefarm` — skipping the console-script launcher (aefarm.exe on Windows starts python)."""
-    import psutil
-
-    try:
-        parent = psutil.Process(os.getpid()).parent()
-        while parent is not None and os.path.splitext(parent.name())[0].lower() == "aefarm":
-            parent = parent.parent()
-    except psutil.Error:
-        return None
-    return parent.pid if parent is not None else None

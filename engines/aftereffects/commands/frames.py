@@ -2,7 +2,11 @@
 
 Output formats (stdout):
 - accsyn (default): the accsyn form of the selected frames on one line, e.g. `-3--1,1-96x5,200`; with
-  --chunk-size/--chunks one line per chunk. An empty selection (an array member with no share) prints nothing.
+  --chunk-size/--chunks one line per chunk. --chunk-size K gives exactly the tasks Deadline Cloud's TASK_CHUNKING
+  makes of the range in our templates (CONTIGUOUS: runs of consecutive frames, each split into ceil(n/K) chunks of
+  balanced sizes, computed by openjd-model; see `engines/aftereffects/task_chunks.py`); --chunks N gives N balanced
+  slices of the sorted frames. At most CHUNK_LIMIT chunks are printed. An empty selection (an array member with no
+  share) prints nothing.
 - openjd: the same, as Open Job Description range expressions (`1-96:5,200`).
 - list: one frame per line, ascending; refused for more than LIST_LIMIT frames and with chunking.
 - json: one object {"spec", "openjd", "count", "first", "last"} (first/last null when empty), plus
@@ -15,13 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterable, Optional, Sequence
 
+from engines.aftereffects.task_chunks import task_chunks
 from stmpo.frames import FrameSet, FrameSpecError, aws_batch_slice_from_env
 
 LIST_LIMIT = 1_000_000
+CHUNK_LIMIT = 1_000_000
 FORMATS = ("accsyn", "openjd", "list", "json")
 
 
@@ -31,14 +36,12 @@ def add_parser(subparsers: "argparse._SubParsersAction", parents: Sequence[argpa
         "frames", parents=list(parents), help="parse, chunk and slice a frame spec",
         description="Parse a frame spec (accsyn `1-100x5, 200 -3--1` or OpenJD `1-100:5`, `10-1:-3`) and print it, "
                     "optionally chunked or sliced for one AWS Batch array member.")
-    # argparse takes `-10--1` for an unknown option; frame specs that start with '-' and a digit are values here.
-    # (Python >= 3.13 already does this; the attribute exists on every supported version.)
-    if hasattr(parser, "_negative_number_matcher"):
-        parser._negative_number_matcher = re.compile(r"^-\d")  # type: ignore[attr-defined]
+    # `-10--1` is a value, not an unknown option: every aefarm parser treats '-<digit>' as a value (cli.py).
     parser.add_argument("spec", metavar="SPEC", help="frame spec; quote it when it contains spaces")
     chunking = parser.add_mutually_exclusive_group()
-    chunking.add_argument("--chunk-size", type=int, metavar="K", help="balanced chunks of about K frames")
-    chunking.add_argument("--chunks", type=int, metavar="N", help="N balanced chunks")
+    chunking.add_argument("--chunk-size", type=int, metavar="K",
+                          help="the chunks of K frames Deadline Cloud's TASK_CHUNKING makes (CONTIGUOUS)")
+    chunking.add_argument("--chunks", type=int, metavar="N", help="N balanced slices of the frames")
     parser.add_argument("--array-index", type=int, metavar="I", help="0-based array member (needs --array-size)")
     parser.add_argument("--array-size", type=int, metavar="N", help="number of array members")
     parser.add_argument("--aws-batch", action="store_true",
@@ -77,9 +80,15 @@ def select(args: argparse.Namespace) -> Dict[str, Any]:
     member = _array_member(args)
     if member is not None:
         frames = frames.slice(*member)
-    chunks: Optional[List[FrameSet]] = None
+    chunks: Optional[Iterable[FrameSet]] = None
     if args.chunk_size is not None:
-        chunks = frames.chunks(size=args.chunk_size)
+        if args.chunk_size < 1:
+            raise FrameSpecError(f"chunk size must be >= 1, got {args.chunk_size}")
+        most = sum(-(-run.count // args.chunk_size) if run.step == 1 else run.count for run in frames.runs)
+        if most > CHUNK_LIMIT:  # an upper bound: neighbouring runs may still join
+            raise FrameSpecError(f"refusing to print up to {most} chunks (limit {CHUNK_LIMIT}); "
+                                 "use a larger --chunk-size")
+        chunks = task_chunks(frames, args.chunk_size)
     elif args.chunks is not None:
         chunks = frames.chunks(count=args.chunks)
     return {"frames": frames, "member": member, "chunks": chunks}
@@ -88,7 +97,7 @@ def select(args: argparse.Namespace) -> Dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     chosen = select(args)
     frames: FrameSet = chosen["frames"]
-    chunks: Optional[List[FrameSet]] = chosen["chunks"]
+    chunks: Optional[Iterable[FrameSet]] = chosen["chunks"]
     out = sys.stdout
     if args.format == "json":
         doc = _summary(frames)

@@ -9,26 +9,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Optional, Sequence
 
 from aefarm_common import exitcodes
-from engines.aftereffects.commands._argtypes import number, whole_number
+from engines.aftereffects.commands._options import add_option_arguments, add_target_arguments, option_values
 from engines.aftereffects.job import Job
+from engines.aftereffects.options import on_surface
 from remap.cli_args import add_rule_arguments, rules_from_args
 from stmpo.errors import StmpoError
 from stmpo.frames import FrameSet, aws_batch_slice_from_env
-from stmpo.plan import PlanSettings
-from stmpo.progress import REPORTER_KINDS, make_reporter
-from stmpo.redact import secret_values
-from stmpo.settings import RunOptions
-from stmpo.writer import OutputWriter
+from stmpo.progress import REPORTER_KINDS
 
 OS_NAMES = ("windows", "mac", "linux")
-
-
 MAX_FRAMES = 1_000_000  # 11.5 hours at 24 fps; beyond this the frame lists of one run no longer fit in memory
 
 
@@ -41,38 +34,15 @@ def _converted_dir(value: Optional[str]) -> Optional[Path]:
     return folder
 
 
-
-
-
-_positive_int = whole_number(1)
-_count = whole_number(0)
-_seconds = number(0, what="seconds")
-_gb = number(0, what="a size in GB", exclusive_low=True)
-_percent = whole_number(1, 100)
-
-
-def _concurrency(text: str) -> Optional[int]:
-    return None if text.strip().lower() == "auto" else _positive_int(text)
-
-
-
-def _mem_usage(text: str) -> tuple:
-    parts = text.replace(",", " ").split()
-    if len(parts) != 2:
-        raise argparse.ArgumentTypeError(f"expected 'CACHE% MAX%', e.g. '40 80', got {text!r}")
-    return _percent(parts[0]), _percent(parts[1])
-
-
 def add_parser(subparsers: "argparse._SubParsersAction", parents: Sequence[argparse.ArgumentParser]
                ) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "render", parents=list(parents), help="render frames on this machine with parallel aerender children",
         description="Render frames of one comp with many parallel aerender children (STMPO): planned from CPUs and "
-                    "memory, pinned, watched, retried, dynamically scheduled, and verified on disk.")
+                    "memory, pinned, watched, retried, dynamically scheduled, and verified on disk. The render "
+                    "options are the table of engines/aftereffects/options.py, shared with accsyn and OpenJD.")
     parser.add_argument("project", metavar="PROJECT", help="the .aepx/.aep project")
-    target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--comp", metavar="NAME", help="composition to render")
-    target.add_argument("--rqindex", type=_positive_int, metavar="N", help="render-queue item to render (1-based)")
+    add_target_arguments(parser)
     parser.add_argument("--output", required=True, metavar="PATTERN",
                         help="output pattern, e.g. /out/[compName]_[#####].png (movies: .mov/.mp4/.avi)")
     parser.add_argument("--frames", required=True, metavar="SPEC", help="frame spec: 1-100, 1-48x2, 1-100:5 ...")
@@ -83,57 +53,15 @@ def add_parser(subparsers: "argparse._SubParsersAction", parents: Sequence[argpa
                         help="folder for the remapped copy of the project (default: beside the input; use a local "
                              "folder when the project's share is read-only)")
     parser.add_argument("--env-file", metavar="FILE", help="JSON environment {common, linux, mac, windows} or flat")
-    plan = parser.add_argument_group("planning")
-    plan.add_argument("--concurrency", type=_concurrency, default=None, metavar="N|auto",
-                      help="children at once (default auto: from CPUs, memory and frames)")
-    plan.add_argument("--max-concurrency", type=_positive_int, metavar="N")
-    plan.add_argument("--ram-per-child-gb", type=_gb, metavar="G")
-    plan.add_argument("--mfr", dest="mfr", action="store_true", default=True, help="Multi-Frame Rendering on (default)")
-    plan.add_argument("--no-mfr", dest="mfr", action="store_false")
-    plan.add_argument("--affinity", dest="affinity", action="store_true", default=True,
-                      help="pin each child to its CPU block (default)")
-    plan.add_argument("--no-affinity", dest="affinity", action="store_false")
-    plan.add_argument("--numa-map", metavar="FILE", help="CPU topology JSON (NUMA nodes) instead of detection")
-    runopts = parser.add_argument_group("running")
-    runopts.add_argument("--schedule", choices=("dynamic", "static"), default="dynamic",
-                         help="dynamic work stealing (default) or the static equal split")
-    runopts.add_argument("--no-handoff", dest="handoff", action="store_false", default=True,
-                         help="dynamic: do not start a thief while the slot's child renders its last seconds "
-                              "(hand-off hides start-up but briefly runs two children in one slot)")
-    runopts.add_argument("--min-chunk", type=_positive_int, default=2, metavar="N",
-                         help="fewest frames a child is given (start-up costs seconds; default 2)")
-    runopts.add_argument("--retries", type=_count, default=1, metavar="N",
-                         help="times a failed chunk's frames are retried on a fresh child (default 1)")
-    runopts.add_argument("--fail-fast", action="store_true",
-                         help="stop everything once a chunk has failed beyond its retries")
-    runopts.add_argument("--startup-timeout", type=_seconds, default=600.0, metavar="S",
-                         help="seconds a child may take to start rendering (default 600)")
-    runopts.add_argument("--stall-timeout", type=_seconds, default=1800.0, metavar="S",
-                         help="seconds without a progress line before a child counts as hung (default 1800)")
-    runopts.add_argument("--kill-grace", type=_seconds, default=5.0, metavar="S",
-                         help="seconds between SIGTERM and SIGKILL (default 5)")
-    runopts.add_argument("--stagger", type=_seconds, default=0.0, metavar="S", help="seconds between child starts")
-    runopts.add_argument("--use-increment", action="store_true",
-                         help="stepped frames as one aerender -i run per child (aerender's -i semantics for image "
-                              "sequences are unverified; default: one -s N -e N run per frame)")
-    runopts.add_argument("--scratch", metavar="DIR", help="render under DIR, then move each complete frame into place")
-    runopts.add_argument("--resume", action="store_true", help="skip frames already present")
-    runopts.add_argument("--dry-run", action="store_true", help="print the plan and the child command lines")
-    runopts.add_argument("--report", metavar="FILE", help="write a JSON run report")
-    runopts.add_argument("--report-html", metavar="FILE",
-                         help="write the HTML report here (default with --report: beside it, REPORT.html)")
-    runopts.add_argument("--log-dir", metavar="DIR", help="per-child log files (default: a temporary folder)")
-    runopts.add_argument("--progress", choices=REPORTER_KINDS, default="auto", help="progress format")
-    runopts.add_argument("--aerender", metavar="PATH", help="aerender executable (default: discovery)")
-    runopts.add_argument("--aerender-arg", action="append", default=[], metavar="ARG",
+    add_option_arguments(parser, on_surface("cli"))
+    command = parser.add_argument_group("this command")
+    command.add_argument("--dry-run", action="store_true", help="print the plan and the child command lines")
+    command.add_argument("--log-dir", metavar="DIR", help="per-child log files (default: a temporary folder)")
+    command.add_argument("--progress", choices=REPORTER_KINDS, default="auto", help="progress format")
+    command.add_argument("--aerender-arg", action="append", default=[], metavar="ARG",
                          help="extra aerender argument (repeatable; --aerender-arg=-flag for flags)")
-    runopts.add_argument("--rs-template", metavar="NAME")
-    runopts.add_argument("--om-template", metavar="NAME")
-    runopts.add_argument("--mem-usage", type=_mem_usage, metavar="'CACHE% MAX%'")
-    runopts.add_argument("--continue-on-missing-footage", action="store_true")
-    runopts.add_argument("--ffmpeg", metavar="PATH", help="ffmpeg for joining movie segments (default FFMPEG/PATH)")
-    runopts.add_argument("--fonts", metavar="DIR", help="install these fonts for the render, remove them after")
-    runopts.add_argument("--aws-batch", action="store_true",
+    command.add_argument("--fonts", metavar="DIR", help="install these fonts for the render, remove them after")
+    command.add_argument("--aws-batch", action="store_true",
                          help="render only this AWS Batch array member's slice of --frames")
     parser.set_defaults(func=run_command)
     return parser
@@ -150,8 +78,6 @@ def build_job(args: argparse.Namespace) -> Job:
     if len(frames) > MAX_FRAMES:
         raise StmpoError(f"--frames {args.frames}: {len(frames)} frames is more than one render takes "
                          f"(at most {MAX_FRAMES}); split the job")
-    if args.comp is not None and not args.comp.strip():
-        raise StmpoError("--comp must name a composition, got an empty name")
     if not args.output.strip():
         raise StmpoError("--output must be a file pattern, got an empty value")
     if os.path.isdir(args.output):
@@ -180,38 +106,25 @@ def build_job(args: argparse.Namespace) -> Job:
         from engines.aftereffects.envs import load_env_file, resolve_envs
 
         env = resolve_envs(load_env_file(args.env_file), os_name=target_os, rules=rules)
-    settings = PlanSettings(concurrency=args.concurrency, max_concurrency=args.max_concurrency,
-                            ram_per_child_gb=args.ram_per_child_gb, mfr=args.mfr, affinity=args.affinity)
     output = args.output
     if not os.path.isabs(output) and not output.startswith("\\\\"):
         output = os.path.abspath(output)
-    options = RunOptions(
-        schedule=args.schedule, retries=args.retries, fail_fast=args.fail_fast, min_chunk=args.min_chunk,
-        startup_timeout=args.startup_timeout, stall_timeout=args.stall_timeout, kill_grace=args.kill_grace,
-        stagger=args.stagger, scratch=Path(args.scratch).resolve() if args.scratch else None, resume=args.resume,
-        report=Path(args.report).resolve() if args.report else None, ffmpeg=args.ffmpeg,
-        report_html=Path(args.report_html).resolve() if args.report_html else None,
-        use_increment=args.use_increment, handoff=args.handoff)
+    values = option_values(args, on_surface("cli"))
+    for name in ("scratch", "report", "report_html"):
+        if values[name]:
+            values[name] = str(Path(values[name]).resolve())
     if args.fonts and not Path(args.fonts).is_dir():
         raise StmpoError(f"--fonts folder not found: {args.fonts}")
     if args.numa_map and not Path(args.numa_map).is_file():
         raise StmpoError(f"--numa-map file not found: {args.numa_map}")
-    return Job(project=project.resolve(), output=output, frames=frames, comp=args.comp, rqindex=args.rqindex,
-               rules=rules, target_os=target_os, env=env, aerender=args.aerender,
-               extra_args=list(args.aerender_arg), settings=settings, options=options,
-               rs_template=args.rs_template, om_template=args.om_template, mem_usage=args.mem_usage,
-               continue_on_missing_footage=args.continue_on_missing_footage,
-               fonts=Path(args.fonts) if args.fonts else None,
-               numa_map=Path(args.numa_map) if args.numa_map else None,
-               converted_dir=_converted_dir(args.converted_dir))
-
-
-def default_log_dir() -> Path:
-    return Path(tempfile.gettempdir()) / "aefarm-logs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    return Job.from_options(values, project=project.resolve(), output=output, frames=frames, comp=args.comp,
+                            rqindex=args.rqindex, rules=rules, target_os=target_os, env=env,
+                            extra_args=list(args.aerender_arg), fonts=Path(args.fonts) if args.fonts else None,
+                            converted_dir=_converted_dir(args.converted_dir))
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from engines.aftereffects.render import dry_run_lines, plan_job, render_job, resolve_aerender
+    from engines.aftereffects.render import dry_run_lines, plan_job, render_with_progress, resolve_aerender
 
     try:
         job = build_job(args)
@@ -229,20 +142,7 @@ def run_command(args: argparse.Namespace) -> int:
     except Exception as exc:
         _openjd_fail(args, exc)
         raise
-    writer = OutputWriter()
-    log_dir = Path(args.log_dir) if args.log_dir else default_log_dir()
-    reporter = make_reporter(args.progress, writer, len(job.frames), log_dir, secrets=secret_values(job.env))
-    try:
-        reporter.message(f"per-child logs: {log_dir}")
-        report = render_job(job, reporter)
-        return report.exit_code
-    except Exception as exc:
-        if args.progress == "openjd" and getattr(exc, "exit_code", None) is not None:
-            writer.line(f"openjd_fail: {' '.join(str(exc).split())}")
-        raise
-    finally:
-        reporter.close()
-        writer.close()
+    return render_with_progress(job, args.progress, Path(args.log_dir) if args.log_dir else None)
 
 
 def _openjd_fail(args: argparse.Namespace, exc: BaseException) -> None:
