@@ -136,7 +136,9 @@ def render_with_progress(job: Job, progress: str, log_dir: Optional[Path] = None
 
     With ``progress="openjd"`` a known failure (an error with an exit code) also prints its `openjd_fail:` line
     through the one stdout writer, before the error goes on to the caller's one-line message."""
-    from stmpo.progress import OutputWriter, make_reporter, secret_values
+    from stmpo.progress import make_reporter
+    from stmpo.redact import secret_values
+    from stmpo.writer import OutputWriter
 
     writer = OutputWriter()
     log_dir = log_dir or default_log_dir()
