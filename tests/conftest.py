@@ -44,6 +44,18 @@ def aefarm():
     return run_aefarm
 
 
+def run_fast_render(*args, stall=1.0, startup=30.0, env=None, cwd=None, timeout=180):
+    """`aefarm render ARGS` with watchdog timeouts below the option table's 30 s floor (tests/fast_render.py)."""
+    return subprocess.run([sys.executable, str(REPO / "tests" / "fast_render.py"), str(stall), str(startup),
+                           *map(str, args)], capture_output=True, text=True, env=env, cwd=cwd or REPO,
+                          timeout=timeout)
+
+
+@pytest.fixture
+def fast_render():
+    return run_fast_render
+
+
 @pytest.fixture(scope="session")
 def aerender_sim() -> str:
     """Path of the simulator's console script (a test instrument standing in for Adobe's aerender)."""

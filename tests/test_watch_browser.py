@@ -50,7 +50,7 @@ def run_js(driver, script):
 
 
 def test_html_report_of_a_faulty_run_shows_the_crash_the_stall_and_the_retries(driver, tmp_path, aerender_sim,
-                                                                               aefarm):
+                                                                               fast_render):
     project = write_sample_project(tmp_path / "shot.aepx")
     wrapper = tmp_path / "aerender-faulty"
     wrapper.write_text(WRAPPER.format(python=sys.executable))
@@ -61,10 +61,10 @@ def test_html_report_of_a_faulty_run_shows_the_crash_the_stall_and_the_retries(d
     report_path = tmp_path / "faulty.json"
     env = {**os.environ, "WATCH_TEST_MARKERS": str(tmp_path / "markers"), "WATCH_TEST_SIM": aerender_sim,
            "AERENDER_SIM_FRAME_SECONDS": "0.1"}
-    proc = aefarm("render", project, "--comp", "Main", "--output", out / "[compName]_[#####].png", "--frames",
-                  "1-16", "--concurrency", "2", "--no-mfr", "--ram-per-child-gb", "0.5", "--aerender", wrapper,
-                  "--stall-timeout", "1", "--kill-grace", "1", "--retries", "1", "--progress", "log",
-                  "--report", report_path, "--log-dir", tmp_path / "logs", env=env, timeout=180)
+    proc = fast_render(project, "--comp", "Main", "--output", out / "[compName]_[#####].png", "--frames",
+                       "1-16", "--concurrency", "2", "--no-mfr", "--ram-per-child-gb", "0.5", "--aerender", wrapper,
+                       "--kill-grace", "1", "--retries", "1", "--progress", "log",
+                       "--report", report_path, "--log-dir", tmp_path / "logs", stall=1.0, env=env, timeout=180)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
     assert sorted(p.name for p in (tmp_path / "markers").iterdir()) == ["crash", "hang"]
     data = json.loads(report_path.read_text())
