@@ -82,8 +82,9 @@ class File {
 
 class Folder extends File {
   get exists() { return fs.existsSync(this.fsName) && fs.statSync(this.fsName).isDirectory(); }
+  /** One level only (the library must not rely on create() making missing parents). */
   create() {
-    try { fs.mkdirSync(this.fsName, { recursive: true }); return true; } catch (e) { return false; }
+    try { fs.mkdirSync(this.fsName); return true; } catch (e) { return e.code === 'EEXIST'; }
   }
 }
 
