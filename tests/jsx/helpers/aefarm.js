@@ -33,13 +33,12 @@ function writeQueueProject(file, comps, footage = []) {
   const code = [
     'import json, sys',
     'from engines.aftereffects.sample_project import sample_project_text',
-    'from remap.atomic import atomic_write',
     'comps, footage, out = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]',
     'text = sample_project_text(footage=footage, comps=comps, output_folder="/tmp/")',
     'start = text.index("\\t\\t<LItm>")',
     'end = text.index("\\t\\t</LItm>\\n") + len("\\t\\t</LItm>\\n")',
     'text = text[:end] + text[start:end] * (len(comps) - 1) + text[end:]',
-    'with atomic_write(out) as handle:',
+    'with open(out, "wb") as handle:  # a test fixture: written once, before anything reads it',
     '    handle.write(text.encode("utf-8"))',
   ].join('\n');
   const r = spawnSync(PYTHON, ['-c', code, JSON.stringify(comps), JSON.stringify(footage), file],
