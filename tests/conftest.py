@@ -6,6 +6,7 @@ Tests run the real console scripts of the environment pytest runs in, so the ven
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 
 os.environ["PATH"] = f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+# converted projects go to the per-user work folder by default: keep the tests' out of the user's home
+os.environ.setdefault("AEFARM_WORK_DIR", tempfile.mkdtemp(prefix="aefarm-test-work-"))
 
 # The CI machine is shared and noisy: never fail a property test on wall time.
 settings.register_profile("aefarm", deadline=None, suppress_health_check=[HealthCheck.too_slow])

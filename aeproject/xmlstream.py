@@ -1,0 +1,343 @@
+"""Stream an .aepx as XML events that keep the byte offsets of their values.
+
+Why not lxml here: a template job (a data-driven variant of a project) rewrites single values through remap's
+byte-exact writer, so the reader must say *where* each value sits (the byte span of a ``fullpath`` attribute, of a
+layer name's text). lxml reports line numbers, not byte spans. This reader walks the markup itself, at C speed per
+token (``bytes.find`` and compiled regular expressions), and keeps only what the caller asks for:
+
+- the attributes of tags named in ``keep`` (the chunks the model decodes); every other tag is skipped by its
+  delimiters without being held in memory, however long its ``bdata`` is;
+- the text of elements named in ``text_in`` (``<string>``), with its span.
+
+Safety, as in ``remap.aepx`` (FORMATS.md §1): a DOCTYPE is refused (After Effects never writes one; entity
+declarations are how expansion attacks arrive), so only the five predefined entities and character references are
+expanded; encodings other than UTF-8 are refused (``remap.aepx.check_head``); nothing is fetched. Memory stays at
+one block plus the token being read (a kept tag or text longer than ``max_token`` is skipped and noted, not held).
+
+Well-formedness checked: every end tag closes the element that is open, the file ends with the root closed, kept
+tags have well-formed attributes, text and values are valid UTF-8 with defined entities. It is not a validating
+parser: ``remap.aepx.xml_error`` (libxml2) gives the full verdict when a caller needs one.
+"""
+from __future__ import annotations
+
+import re
+from typing import BinaryIO, Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Optional, Tuple
+
+from aeproject.errors import ProjectError
+
+BLOCK = 1 << 20
+MAX_TOKEN = 64 << 20  # longest kept tag or text held in memory
+
+START, END, TEXT = 1, 2, 3
+
+_NAME = re.compile(rb"([A-Za-z_][\w.\-]*)(?::([A-Za-z_][\w.\-]*))?")
+_END_TAG = re.compile(rb"</([A-Za-z_][\w.\-:]*)\s*>")
+_STOP = re.compile(rb"[\"'>]")
+_ATTR = re.compile(rb"\s+([A-Za-z_][\w.\-:]*)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
+_TAIL = re.compile(rb"\s*/?\Z")
+_REF = re.compile(r"&(?:(amp|lt|gt|quot|apos)|#([0-9]+)|#[xX]([0-9A-Fa-f]+));")
+_BAD_AMP = re.compile(r"&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#[xX][0-9A-Fa-f]+);)")
+_NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+
+
+class Attr(NamedTuple):
+    """An attribute value, unescaped, and the file byte span ``[start, end)`` of its raw (escaped) text."""
+
+    value: str
+    start: int
+    end: int
+
+
+class Event(NamedTuple):
+    """``kind`` START/END/TEXT; ``name`` the element's local name (a TEXT event names its element).
+
+    START: ``attrs`` when the tag was kept (else None), ``start``/``end`` the tag's byte span.
+    END: the end tag's span (for a self-closing tag, the same span as its START).
+    TEXT: ``text`` unescaped, ``start``/``end`` the span of the raw text between the tags.
+    ``depth``: how many elements enclose the element (its parent is ``Scanner.stack[depth - 1]``)."""
+
+    kind: int
+    name: str
+    start: int
+    end: int
+    attrs: Optional[Dict[str, Attr]] = None
+    text: Optional[str] = None
+    depth: int = 0
+
+
+class _TooLong(Exception):
+    pass
+
+
+def unescape(text: str, where: str) -> str:
+    """Expand the predefined entities and character references; anything else is an error (no DTD, no others)."""
+    if "&" not in text:
+        return text
+    bad = _BAD_AMP.search(text)
+    if bad:
+        snippet = text[bad.start():bad.start() + 12]
+        raise ProjectError(f"{where}: undefined entity or bare '&' ({snippet!r})")
+
+    def one(m: "re.Match[str]") -> str:
+        if m.group(1):
+            return _NAMED[m.group(1)]
+        code = int(m.group(2)) if m.group(2) else int(m.group(3), 16)
+        if code == 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+            raise ProjectError(f"{where}: character reference {m.group(0)} is not a legal XML character")
+        return chr(code)
+
+    return _REF.sub(one, text)
+
+
+class Scanner:
+    """One forward pass over ``src`` (a binary file). ``events()`` yields Events; ``stack`` holds the local names of
+    the open elements and ``prev[i]`` the name of the last child that closed inside ``stack[i]`` (so a caller can
+    tell "the ``<string>`` right after a ``<cdat>``"). ``notes`` collects what was skipped and why."""
+
+    def __init__(self, src: BinaryIO, where: str, keep: Iterable[str], text_in: Iterable[str] = ("string",),
+                 block: int = BLOCK, max_token: int = MAX_TOKEN) -> None:
+        self.src = src
+        self.where = where
+        self.keep: FrozenSet[str] = frozenset(keep)
+        self.text_in: FrozenSet[str] = frozenset(text_in)
+        self.block = block
+        self.max_token = max_token
+        self.buf = b""
+        self.base = 0  # file offset of buf[0]
+        self.eof = False
+        self.stack: List[str] = []
+        self.prev: List[Optional[str]] = []
+        self.notes: List[str] = []
+        self._root = False
+        self._text_from: Optional[int] = None  # file offset where the text of an open text_in element starts
+
+    # -- buffer ----------------------------------------------------------------------------------------------
+    def _fill(self) -> bool:
+        if self.eof:
+            return False
+        data = self.src.read(self.block)
+        if not data:
+            self.eof = True
+            return False
+        self.buf = self.buf + data if self.buf else data
+        return True
+
+    def _drop(self, upto: int) -> int:
+        """Forget ``buf[:upto]``; returns the shift to subtract from indices into the old buffer."""
+        if upto <= 0:
+            return 0
+        self.buf = self.buf[upto:]
+        self.base += upto
+        return upto
+
+    def _ensure(self, i: int, n: int) -> None:
+        while len(self.buf) < i + n and self._fill():
+            pass
+
+    def _more(self, i: int, lt: int, keep: bool) -> Tuple[int, int]:
+        """More input while looking at a token that started at ``lt``; a skipped token is not held."""
+        if keep:
+            if len(self.buf) - lt > self.max_token:
+                raise _TooLong
+        else:
+            shift = self._drop(max(0, i - 1))  # keep one byte: the '/' of '/>' may be the last one
+            i, lt = i - shift, lt - shift
+        if not self._fill():
+            raise self._truncated("tag", self.base + lt)
+        return i, lt
+
+    def _truncated(self, what: str, offset: int) -> ProjectError:
+        return ProjectError(f"{self.where}: {what} at byte {offset} is cut off: the file ends first (truncated?)")
+
+    # -- the pass --------------------------------------------------------------------------------------------
+    def events(self) -> Iterator[Event]:
+        from remap.aepx import check_head
+        from remap.errors import RemapError
+
+        self._ensure(0, 4096)
+        try:
+            check_head(self.buf[:4096], self.where)
+        except RemapError as exc:
+            raise ProjectError(str(exc)) from None
+        pos = 0
+        while True:
+            lt = self.buf.find(b"<", pos)
+            if lt < 0:
+                keep = len(self.buf)
+                if self._text_from is not None:
+                    keep = self._text_from - self.base
+                    if len(self.buf) - keep > self.max_token:
+                        self.notes.append(f"text at byte {self._text_from} longer than {self.max_token >> 20} MiB "
+                                          "was skipped")
+                        self._text_from, keep = None, len(self.buf)
+                self._drop(keep)
+                pos = len(self.buf)  # what is left is the pinned text: no '<' in it
+                if not self._fill():
+                    break
+                continue
+            if self._text_from is not None:
+                event = self._text_event(lt)
+                if event is not None:
+                    yield event
+            self._ensure(lt, 16)
+            c = self.buf[lt + 1:lt + 2]
+            if c == b"/":
+                event, pos = self._end_tag(lt)
+                yield event
+            elif c == b"?":
+                pos = self._skip_past(b"?>", lt + 2)
+            elif c == b"!":
+                pos = self._declaration(lt)
+            else:
+                events, pos = self._start_tag(lt)
+                yield from events
+            if pos > self.block and self._text_from is None:
+                pos -= self._drop(pos)
+        if self.stack:
+            raise ProjectError(f"{self.where}: the file ends inside <{self.stack[-1]}> (truncated?)")
+        if not self._root:
+            raise ProjectError(f"{self.where}: no XML element found: not an After Effects XML project")
+
+    def _text_event(self, lt: int) -> Optional[Event]:
+        start = self._text_from
+        assert start is not None
+        self._text_from = None
+        if not self.buf.startswith(b"</", lt):
+            return None  # markup inside the element: not a plain text value
+        raw = self.buf[start - self.base:lt]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProjectError(f"{self.where}: invalid UTF-8 at byte {start + exc.start}") from None
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        text = unescape(text, f"{self.where}: text at byte {start}")
+        return Event(TEXT, self.stack[-1] if self.stack else "", start, self.base + lt, None, text,
+                     len(self.stack) - 1)
+
+    def _skip_past(self, term: bytes, i: int) -> int:
+        while True:
+            j = self.buf.find(term, i)
+            if j >= 0:
+                return j + len(term)
+            cut = max(0, len(self.buf) - len(term))
+            i = cut - self._drop(cut)
+            if not self._fill():
+                raise self._truncated("markup", self.base)
+
+    def _declaration(self, lt: int) -> int:
+        self._ensure(lt, 16)
+        head = self.buf[lt:lt + 9]
+        if head.startswith(b"<!--"):
+            return self._skip_past(b"-->", lt + 4)
+        if head.startswith(b"<![CDATA["):
+            return self._skip_past(b"]]>", lt + 9)
+        if head.startswith(b"<!DOCTYPE"):
+            raise ProjectError(f"{self.where}: DOCTYPE declaration at byte {self.base + lt} refused (After Effects "
+                               "never writes one; entity declarations are unsafe)")
+        raise ProjectError(f"{self.where}: markup declaration at byte {self.base + lt} outside a DOCTYPE")
+
+    def _end_tag(self, lt: int) -> Tuple[Event, int]:
+        self._ensure(lt, 512)
+        m = _END_TAG.match(self.buf, lt)
+        if m is None:
+            if self.eof and b">" not in self.buf[lt:]:
+                raise self._truncated("end tag", self.base + lt)
+            raise ProjectError(f"{self.where}: malformed end tag at byte {self.base + lt}")
+        name = m.group(1).decode("ascii").rsplit(":", 1)[-1]
+        if not self.stack or self.stack[-1] != name:
+            open_name = f"<{self.stack[-1]}>" if self.stack else "no open element"
+            raise ProjectError(f"{self.where}: </{name}> at byte {self.base + lt} does not close {open_name} "
+                               "(not well-formed)")
+        self.stack.pop()
+        self.prev.pop()
+        if self.prev:
+            self.prev[-1] = name
+        return Event(END, name, self.base + lt, self.base + m.end(), depth=len(self.stack)), m.end()
+
+    def _start_tag(self, lt: int) -> Tuple[List[Event], int]:
+        self._ensure(lt, 512)
+        m = _NAME.match(self.buf, lt + 1)
+        if m is None:
+            raise ProjectError(f"{self.where}: '<' at byte {self.base + lt} does not start a tag (not well-formed)")
+        name = (m.group(2) or m.group(1)).decode("ascii")
+        start = self.base + lt
+        if not self.stack:
+            if self._root:
+                raise ProjectError(f"{self.where}: a second root element <{name}> at byte {start}")
+            if name != "AfterEffectsProject":
+                raise ProjectError(f"{self.where}: not an After Effects XML project (root element <{name}>)")
+            self._root = True
+        attrs: Optional[Dict[str, Attr]] = None
+        name_end = m.end()
+        if name in self.keep:
+            try:
+                gt, closed = self._tag_end(name_end, lt, keep=True)
+                attrs = self._attributes(name_end, gt - (2 if closed else 1), name)
+            except _TooLong:
+                self.notes.append(f"<{name}> at byte {start} is longer than {self.max_token >> 20} MiB and was "
+                                  "skipped")
+                gt, closed = self._tag_end(name_end, lt, keep=False)
+        else:
+            gt, closed = self._tag_end(name_end, lt, keep=False)
+        end = self.base + gt
+        depth = len(self.stack)
+        events = [Event(START, name, start, end, attrs, None, depth)]
+        if closed:
+            if self.prev:
+                self.prev[-1] = name
+            events.append(Event(END, name, start, end, depth=depth))
+        else:
+            self.stack.append(name)
+            self.prev.append(None)
+            if name in self.text_in:
+                self._text_from = end
+        return events, gt
+
+    def _tag_end(self, i: int, lt: int, keep: bool) -> Tuple[int, bool]:
+        """Index just after the tag's ``>`` (quotes respected) and whether it is self-closing."""
+        while True:
+            m = _STOP.search(self.buf, i)
+            if m is None:
+                i, lt = self._more(len(self.buf), lt, keep)
+                continue
+            j = m.start()
+            if self.buf[j] == 0x3E:  # '>'
+                return j + 1, j > 0 and self.buf[j - 1] == 0x2F
+            quote = self.buf[j:j + 1]
+            k = self.buf.find(quote, j + 1)
+            while k < 0:  # a long value (a chunk's hex): read on; a skipped tag's value is not held
+                resume, lt = self._more(len(self.buf), lt, keep)
+                k = self.buf.find(quote, resume)
+            i = k + 1
+
+    def _attributes(self, i: int, stop: int, name: str) -> Dict[str, Attr]:
+        attrs: Dict[str, Attr] = {}
+        while True:
+            m = _ATTR.match(self.buf, i, stop)
+            if m is None:
+                break
+            group = 2 if m.group(2) is not None else 3
+            vs, ve = m.start(group), m.end(group)
+            raw = self.buf[vs:ve]
+            try:
+                value = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ProjectError(f"{self.where}: invalid UTF-8 at byte {self.base + vs + exc.start}") from None
+            if "\r" in value or "\n" in value or "\t" in value:  # attribute-value normalization (XML 1.0 §3.3.3)
+                value = value.replace("\r\n", " ").replace("\r", " ").replace("\n", " ").replace("\t", " ")
+            key = m.group(1).decode("ascii")
+            if ":" in key and not key.startswith("xmlns"):
+                key = key.rsplit(":", 1)[-1]
+            attrs[key] = Attr(unescape(value, f"{self.where}: <{name}> at byte {self.base + vs}"),
+                              self.base + vs, self.base + ve)
+            i = m.end()
+        if not _TAIL.match(self.buf, i, stop + 1 if self.buf[stop:stop + 1] == b"/" else stop):
+            raise ProjectError(f"{self.where}: malformed <{name}> tag at byte {self.base + i}")
+        return attrs
+
+
+def scan_file(path: str, keep: Iterable[str], text_in: Iterable[str] = ("string",)) -> Iterator[Event]:
+    """Events of the file at ``path`` (opened and closed here)."""
+    with open(path, "rb") as handle:
+        yield from Scanner(handle, path, keep, text_in).events()

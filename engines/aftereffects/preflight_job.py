@@ -1,0 +1,75 @@
+"""The edge of the preflight: read the project, ask the disk, run the pure checks of ``preflight`` for a Job (render
+time, on the render node) or for a submission (on the submitting machine), and report.
+
+Nothing here writes: it runs before the converted project, the output folders or any log exist.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, List, Optional, Tuple, Union
+
+from aeproject.footage import Disk, check_footage
+from aeproject.model import Project
+from aeproject.reader import project_kind, read_project
+from engines.aftereffects.preflight import WARNING, Finding, Request, Result, check
+from remap.rules import RuleSet
+from stmpo.frames import FrameSet, FrameSpecError
+
+
+def load_model(project: Union[str, Path]) -> Tuple[Optional[Project], List[Finding]]:
+    """The project model, or None with a warning saying why nothing inside the project is checked. A malformed
+    .aepx raises ProjectError (bad input, exit 2)."""
+    kind = project_kind(project)
+    if kind == "aep":
+        return None, [Finding(WARNING, f"{project} is a binary .aep: its comps, render queue and footage are not "
+                                       "checked before rendering (save it as .aepx to have them checked)")]
+    if kind != "aepx":
+        return None, [Finding(WARNING, f"{project} is not an After Effects XML project: its contents are not "
+                                       "checked")]
+    return read_project(project), []
+
+
+def preflight_job(job: Any, disk: Optional[Disk] = None) -> Result:
+    """All findings for a Job on this node (``job.target_os`` when the project is converted for another OS)."""
+    project, notes = load_model(job.project)
+    node_os = job.target_os or None
+    request = Request(comp=job.comp, rqindex=job.rqindex, frames=job.frames, output=job.output, rules=job.rules,
+                      node_os=node_os, allow_missing_footage=bool(job.continue_on_missing_footage))
+    states = check_footage(project, job.rules, node_os, disk) if project is not None else []
+    result = check(request, project, states)
+    result.findings[:0] = notes
+    return result
+
+
+def check_job(job: Any, reporter: Any = None, disk: Optional[Disk] = None) -> Any:
+    """Run the preflight for ``job``: warnings go to ``reporter``; the first error raises PreflightError (exit 2).
+    Returns the job to render (with the mapped output when a rule mapped a foreign ``--output``)."""
+    result = preflight_job(job, disk)
+    if reporter is not None:
+        for finding in result.warnings:
+            reporter.message(finding.line())
+    result.raise_for_errors()
+    if result.output is not None and result.output != job.output:
+        return replace(job, output=result.output)
+    return job
+
+
+def check_submission(project: Union[str, Path], comp: Optional[str] = None, rqindex: Optional[int] = None,
+                     frames: Optional[str] = None, rules: Optional[RuleSet] = None,
+                     disk: Optional[Disk] = None) -> List[str]:
+    """The preflight of a farm submission (``aefarm accsyn submit``, ``aefarm deadline bundle|submit``), run on the
+    submitting machine before anything is written or sent: a wrong comp or render-queue item is an error
+    (PreflightError, exit 2); footage that is missing or another OS's path here is a warning (the render node has its
+    own disks and mappings). Returns the warning lines."""
+    project_model, notes = load_model(project)
+    try:
+        frame_set = FrameSet.parse(frames) if frames else None
+    except FrameSpecError:
+        frame_set = None  # the submitter's own validation names a bad spec
+    request = Request(comp=comp, rqindex=rqindex, frames=frame_set, rules=rules or RuleSet(),
+                      footage_is_local=False)
+    states = check_footage(project_model, request.rules, None, disk) if project_model is not None else []
+    result = check(request, project_model, states)
+    result.raise_for_errors()
+    return [f"preflight: {f.message}" for f in notes + result.warnings]
