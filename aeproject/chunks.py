@@ -173,7 +173,7 @@ def opti(data: bytes) -> Optional[SourceOptions]:
 class ListHeader(NamedTuple):
     """``lhd3``: item count at 10 (u16), item size at 18 (u16), item kind at 23 (u8; 1 for render-queue lists)."""
 
-    count: int
+    item_count: int
     item_size: int
     kind: int
 
@@ -213,7 +213,7 @@ def split_items(data: bytes, header: Optional[ListHeader]) -> List[bytes]:
     if header is None or header.item_size <= 0:
         return []
     size = header.item_size
-    return [data[k * size:(k + 1) * size] for k in range(header.count) if (k + 1) * size <= len(data)]
+    return [data[k * size:(k + 1) * size] for k in range(header.item_count) if (k + 1) * size <= len(data)]
 
 
 class OutputOptions(NamedTuple):

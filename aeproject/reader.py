@@ -260,8 +260,8 @@ class _Reader:
     def finish_queue(self) -> None:
         header = self.settings_header
         settings = chunks.split_items(self.settings_data, header)
-        count = header.count if header is not None else len(self.entries)
-        if header is not None and header.count and header.item_size != chunks.RENDER_SETTINGS_SIZE:
+        count = header.item_count if header is not None else len(self.entries)
+        if header is not None and header.item_count and header.item_size != chunks.RENDER_SETTINGS_SIZE:
             self.project.notes.append(
                 f"render-queue settings are {header.item_size}-byte items (a layout this reader does not know: "
                 f"{chunks.RENDER_SETTINGS_SIZE} bytes): comps, status and time spans of queue items are unknown")
@@ -316,6 +316,15 @@ def read_project(path: Union[str, Path]) -> Project:
     if kind == "aep":
         raise ProjectError(f"{where} {AEP_MESSAGE}")
     if kind != "aepx":
+        from remap.aepx import check_head
+        from remap.errors import RemapError
+
+        with open(where, "rb") as handle:
+            head = handle.read(4096)
+        try:
+            check_head(head, where)  # names a UTF-16 or wrongly declared encoding
+        except RemapError as exc:
+            raise ProjectError(str(exc)) from None
         raise ProjectError(f"{where}: not an After Effects project (no <AfterEffectsProject> root element)")
     try:
         with open(where, "rb") as handle:

@@ -181,6 +181,17 @@ def test_missing_footage_fails_the_bucket_with_a_public_line(aefarm, studio, aer
 
 
 @needs_posix
+def test_no_comp_and_an_empty_render_queue_fails_before_aerender(aefarm, studio, aerender_sim):
+    """The app renders render-queue item 1 when no comp is named; an empty queue is found before any launch."""
+    payload = make_payload(studio, aerender_sim, frames="1-2", bucket=2, comp=None)
+    proc = run_local(aefarm, studio, payload)
+    assert re.search(r"^\[task 1-2\] !no comp named: rendering render-queue item 1$", proc.stdout, re.M)
+    assert re.search(r"^\[task 1-2\] !error: --rqindex 1: the render queue of .*shot\.aepx is empty; render a comp "
+                     r"with --comp NAME \(its comps: 'Main'\)$", proc.stdout, re.M), proc.stdout[-3000:]
+    assert "Additional accsyn PID" not in proc.stdout and "tasks failed: 1-2 (exit code 2)" in proc.stdout
+
+
+@needs_posix
 def test_secrets_never_reach_the_log(aefarm, studio, aerender_sim):
     payload = make_payload(studio, aerender_sim, frames="1", bucket=1, api_key="sk-live-0123456789",
                            arguments="-v ERRORS_AND_PROGRESS")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import ntpath
+import os
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -88,6 +89,11 @@ class Result:
         if errors:
             more = f" (and {len(errors) - 1} more problems: --dry-run lists them)" if len(errors) > 1 else ""
             raise PreflightError(errors[0].message + more)
+
+
+def _q(path: str) -> str:
+    """A path quoted for a message (``repr`` would double every Windows backslash)."""
+    return f"'{path}'"
 
 
 def _listed(items: Sequence[str]) -> str:
@@ -195,14 +201,14 @@ def check_footage(states: Iterable[FootageState], req: Request) -> List[Finding]
     relative = [s for s in states if s.state == RELATIVE]
     if relative:
         findings.append(Finding(WARNING, f"footage path{'s' if len(relative) > 1 else ''} "
-                                         f"{_listed([repr(s.raw) for s in relative])} "
+                                         f"{_listed([_q(s.raw) for s in relative])} "
                                          f"{'are' if len(relative) > 1 else 'is'} relative: After Effects looks "
                                          "beside the project; not checked"))
     if os_family(node) == WINDOWS:
         for state in states:
             problem = windows_path_problem(state.mapped) if state.mapped else None
             if problem:
-                findings.append(Finding(ERROR, f"converted footage path {state.mapped!r} is not a valid Windows "
+                findings.append(Finding(ERROR, f"converted footage path {_q(state.mapped)} is not a valid Windows "
                                                f"path: {problem}"))
     return findings
 
@@ -239,22 +245,22 @@ def check_output(output: str, frames: Optional[FrameSet], rules: RuleSet, node_o
     findings: List[Finding] = []
     parsed = parse_path(output)
     if parsed is None:
-        return [Finding(ERROR, f"--output {output!r} is not an absolute path")], None
+        return [Finding(ERROR, f"--output {_q(output)} is not an absolute path")], None
     if parsed.family != family:
         mapped = rules.map(output) if len(rules) else None
         target = parse_path(mapped) if mapped else None
         if mapped is None or target is None or target.family != family:
-            return [Finding(ERROR, f"--output {output!r} is a {_FAMILY_NAMES[parsed.family]} path, not a path on "
+            return [Finding(ERROR, f"--output {_q(output)} is a {_FAMILY_NAMES[parsed.family]} path, not a path on "
                                    f"this {node} node, and no mapping rule maps it: give a {node} path or a rule "
                                    "(--map/--rules) for it")], None
-        findings.append(Finding(WARNING, f"--output {output!r} mapped to {mapped!r} for this {node} node"))
+        findings.append(Finding(WARNING, f"--output {_q(output)} mapped to {_q(mapped)} for this {node} node"))
         output = mapped
     module = ntpath if family == WINDOWS else posixpath
     name = module.basename(output)
     if family == WINDOWS:
         problem = windows_path_problem(output)
         if problem:
-            findings.append(Finding(ERROR, f"--output {output!r} is not a valid Windows path: {problem}"))
+            findings.append(Finding(ERROR, f"--output {_q(output)} is not a valid Windows path: {problem}"))
     elif "\0" in output:
         findings.append(Finding(ERROR, "--output holds a NUL character"))
     tokens = _TOKEN.findall(name)
@@ -280,6 +286,14 @@ def check_output(output: str, frames: Optional[FrameSet], rules: RuleSet, node_o
         findings.append(Finding(WARNING, f"--output {name!r} has no [#####] frame token: as aerender does, the "
                                          f"frames are written as {stem}_[#####]{ext}"))
     return findings, output
+
+
+def absolute_output(output: str) -> str:
+    """``output`` made absolute against the current folder, unless it already is absolute in any OS's syntax: a
+    Windows path on POSIX (or the reverse) is kept as written, for ``check_output`` to map or refuse by name."""
+    if parse_path(output) is not None:
+        return output
+    return os.path.abspath(output)
 
 
 # --------------------------------------------------------------------------------------------------- together

@@ -13,7 +13,6 @@ from aeproject.footage import Disk, check_footage
 from aeproject.model import Project
 from aeproject.reader import project_kind, read_project
 from engines.aftereffects.preflight import WARNING, Finding, Request, Result, check
-from remap.rules import RuleSet
 from stmpo.frames import FrameSet, FrameSpecError
 
 
@@ -56,20 +55,20 @@ def check_job(job: Any, reporter: Any = None, disk: Optional[Disk] = None) -> An
 
 
 def check_submission(project: Union[str, Path], comp: Optional[str] = None, rqindex: Optional[int] = None,
-                     frames: Optional[str] = None, rules: Optional[RuleSet] = None,
-                     disk: Optional[Disk] = None) -> List[str]:
+                     frames: Optional[str] = None) -> List[str]:
     """The preflight of a farm submission (``aefarm accsyn submit``, ``aefarm deadline bundle|submit``), run on the
-    submitting machine before anything is written or sent: a wrong comp or render-queue item is an error
-    (PreflightError, exit 2); footage that is missing or another OS's path here is a warning (the render node has its
-    own disks and mappings). Returns the warning lines."""
+    submitting machine before anything is written or sent: a comp that does not exist or is ambiguous, a
+    render-queue item out of range or not queued raise PreflightError (exit 2); frames outside the comp are a
+    warning. Footage is left to the submitters' dependency lists (the render node has its own disks and mappings).
+    Returns the warning lines; nothing to say when the project is not a file (the submitter's own validation names
+    that)."""
+    if not Path(project).is_file():
+        return []
     project_model, notes = load_model(project)
     try:
         frame_set = FrameSet.parse(frames) if frames else None
     except FrameSpecError:
         frame_set = None  # the submitter's own validation names a bad spec
-    request = Request(comp=comp, rqindex=rqindex, frames=frame_set, rules=rules or RuleSet(),
-                      footage_is_local=False)
-    states = check_footage(project_model, request.rules, None, disk) if project_model is not None else []
-    result = check(request, project_model, states)
+    result = check(Request(comp=comp, rqindex=rqindex, frames=frame_set, footage_is_local=False), project_model, [])
     result.raise_for_errors()
     return [f"preflight: {f.message}" for f in notes + result.warnings]

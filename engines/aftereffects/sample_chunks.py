@@ -2,7 +2,7 @@
 documents, with their sources), so the reader, the preflight and the simulator meet the real shape.
 
 Each function returns the chunk's bytes; ``sample_project`` writes them as lowercase hex ``bdata``. Times are
-stored as After Effects stores them, a dividend over a divisor in seconds (here: frames x 100 over fps x 100).
+stored as After Effects stores them, a dividend over a divisor in seconds (here: frames x 1000 over fps x 1000).
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ def _put(buf: bytearray, at: int, fmt: str, *values: object) -> None:
 
 
 def _time(frames: int, fps: float) -> Tuple[int, int]:
-    """(dividend, divisor) of ``frames`` at ``fps`` in seconds: exact for rates with two decimals."""
-    return int(frames * 100), int(round(fps * 100))
+    """(dividend, divisor) of ``frames`` at ``fps`` in seconds: exact for rates with up to three decimals."""
+    return int(frames * 1000), int(round(fps * 1000))
 
 
 def _rate_parts(fps: float) -> Tuple[int, int]:
@@ -57,7 +57,7 @@ def cdta(width: int, height: int, fps: float, duration_frames: int, display_star
     _put(buf, 44, "II", *_time(duration_frames, fps))
     _put(buf, 140, "HHII", width, height, 1, 1)
     _put(buf, 156, "HH", *_rate_parts(fps))
-    _put(buf, 164, "iI", display_start_frame * 100, int(round(fps * 100)))
+    _put(buf, 164, "iI", *_time(display_start_frame, fps))
     _put(buf, 174, "H", 180)  # shutter angle
     _put(buf, 196, "ii", 128, 16)
     return bytes(buf)

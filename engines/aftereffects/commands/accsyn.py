@@ -173,7 +173,7 @@ class LocalRunner:
 def _stop(proc: subprocess.Popen) -> None:
     """Ask an app to cancel: it terminates its aerender trees and exits 130 (never a hard kill from here)."""
     try:
-        if os.name == "nt":
+        if sys.platform == "win32":
             proc.send_signal(signal.CTRL_BREAK_EVENT)
         else:
             proc.send_signal(signal.SIGTERM)
@@ -306,6 +306,9 @@ def build_submission(args: argparse.Namespace) -> tuple:
         entries, _shares, _node = load_accsyn_mappings(args.accsyn_mappings)
         mapped += [dict(e) for e in entries]
     warnings: List[str] = []
+    from engines.aftereffects.preflight_job import check_submission
+
+    warnings += check_submission(project_path, args.comp, args.rqindex, args.frames)  # a wrong comp: exit 2 here
     try:
         from remap.scan import scan
 

@@ -17,6 +17,7 @@ from typing import Optional, Sequence
 from aefarm_common import exitcodes
 from engines.aftereffects.commands._argtypes import number, whole_number
 from engines.aftereffects.job import Job
+from engines.aftereffects.preflight import absolute_output
 from remap.cli_args import add_rule_arguments, rules_from_args
 from stmpo.errors import StmpoError
 from stmpo.frames import FrameSet, aws_batch_slice_from_env
@@ -78,8 +79,8 @@ def add_parser(subparsers: "argparse._SubParsersAction", parents: Sequence[argpa
     parser.add_argument("--target-os", choices=OS_NAMES, default=None,
                         help="OS the project is converted for (default: this one)")
     parser.add_argument("--converted-dir", metavar="DIR",
-                        help="folder for the remapped copy of the project (default: beside the input; use a local "
-                             "folder when the project's share is read-only)")
+                        help="folder for the remapped copy of the project (default: the per-user work folder, "
+                             "AEFARM_WORK_DIR; never beside the input)")
     parser.add_argument("--env-file", metavar="FILE", help="JSON environment {common, linux, mac, windows} or flat")
     plan = parser.add_argument_group("planning")
     plan.add_argument("--concurrency", type=_concurrency, default=None, metavar="N|auto",
@@ -173,9 +174,7 @@ def build_job(args: argparse.Namespace) -> Job:
         env = resolve_envs(load_env_file(args.env_file), os_name=target_os, rules=rules)
     settings = PlanSettings(concurrency=args.concurrency, max_concurrency=args.max_concurrency,
                             ram_per_child_gb=args.ram_per_child_gb, mfr=args.mfr, affinity=args.affinity)
-    output = args.output
-    if not os.path.isabs(output) and not output.startswith("\\\\"):
-        output = os.path.abspath(output)
+    output = absolute_output(args.output)  # another OS's absolute path is kept: the preflight maps or refuses it
     options = RunOptions(
         schedule=args.schedule, retries=args.retries, fail_fast=args.fail_fast, min_chunk=args.min_chunk,
         startup_timeout=args.startup_timeout, stall_timeout=args.stall_timeout, kill_grace=args.kill_grace,
