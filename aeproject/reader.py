@@ -17,14 +17,18 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 from aeproject import chunks, cos
 from aeproject.errors import ProjectError
 from aeproject.model import Comp, FileRef, Footage, Layer, OutputModule, Project, RenderQueueItem, Span
-from aeproject.xmlstream import END, START, TEXT, Event, Scanner
+from aeproject.xmlstream import START, TEXT, Event, Scanner
 
-KEEP = ("head", "idta", "cdta", "ldta", "sspc", "opti", "fileReference", "lhd3", "ldat", "Roou", "Rout", "btdk")
+KEEP = ("head", "idta", "cdta", "ldta", "sspc", "opti", "fileReference", "Roou", "Rout", "btdk")
+QUEUE_KEEP = ("lhd3", "ldat")  # kept inside LRdr only (elsewhere they are keyframes: bulky and not needed)
+_STARTS = frozenset({"Item", "Layr", "idta", "cdta", "sspc", "opti", "fileReference", "ldta", "btdk", "head", "lhd3",
+                     "ldat", "Rout", "list", "LOm", "Roou", "LRdr"})
+_ENDS = frozenset({"Layr", "Item", "LOm", "LRdr"})
 
 AEP_MESSAGE = ("is a binary After Effects project (.aep): only its footage paths can be found in it (aefarm remap "
                "reads those); comps, the render queue, output modules and fonts need the XML form: save it as .aepx "
@@ -70,6 +74,7 @@ class _Reader:
         self.flags: List[bool] = []
         self.entries: List[_Entry] = []
         self.comment = ""  # an RCom comment, waiting for the item it precedes
+        self.fonts: Dict[str, List[str]] = {}
         self.in_lom = False
 
     def parent(self, ev: Event, up: int = 1) -> str:
@@ -84,11 +89,13 @@ class _Reader:
 
     def run(self) -> Project:
         for ev in self.scanner.events():
-            if ev.kind == START:
-                self.start(ev)
-            elif ev.kind == TEXT:
+            kind = ev.kind
+            if kind == START:
+                if ev.name in _STARTS:
+                    self.start(ev)
+            elif kind == TEXT:
                 self.text(ev)
-            elif ev.kind == END:
+            elif ev.name in _ENDS:
                 self.end(ev)
         self.project.notes.extend(self.scanner.notes)
         return self.project
@@ -126,8 +133,12 @@ class _Reader:
                 self.layer.name = self.layer.name or header.short_name
         elif name == "btdk" and self.layer is not None:
             self.layer.is_text = True
-            data = _bdata(ev)
-            for font in cos.fonts_used(data or b""):
+            value = ev.attrs.get("bdata") if ev.attrs else None
+            key = value.value if value is not None else ""
+            fonts = self.fonts.get(key)
+            if fonts is None:  # text layers of one template often carry the same data: read it once
+                fonts = self.fonts[key] = cos.fonts_used(chunks.hex_bytes(key) or b"")
+            for font in fonts:
                 if font not in self.layer.fonts:
                     self.layer.fonts.append(font)
         elif name == "head" and ev.depth == 1:
@@ -138,6 +149,8 @@ class _Reader:
                 self.settings_header = chunks.lhd3(data)
             else:
                 self.settings_data = data
+        elif name == "LRdr":
+            self.scanner.keep.update(QUEUE_KEEP)
         elif name == "Rout" and parent == "LRdr":
             self.flags = chunks.rout(_bdata(ev) or b"")
         elif name == "list" and parent == "LItm":
@@ -195,6 +208,7 @@ class _Reader:
                 elif strings:
                     module.file_template = strings[-1]
         elif name == "LRdr":
+            self.scanner.keep.difference_update(QUEUE_KEEP)
             self.finish_queue()
 
     # -- pieces ----------------------------------------------------------------------------------------------

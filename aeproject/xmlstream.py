@@ -21,7 +21,7 @@ parser: ``remap.aepx.xml_error`` (libxml2) gives the full verdict when a caller 
 from __future__ import annotations
 
 import re
-from typing import BinaryIO, Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Optional, Tuple
+from typing import BinaryIO, Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Optional, Set, Tuple
 
 from aeproject.errors import ProjectError
 
@@ -31,6 +31,13 @@ MAX_TOKEN = 64 << 20  # longest kept tag or text held in memory
 START, END, TEXT = 1, 2, 3
 
 _NAME = re.compile(rb"([A-Za-z_][\w.\-]*)(?::([A-Za-z_][\w.\-]*))?")
+# the fast path of a start tag: its name, each attribute up to its opening quote (the value's end is found with
+# bytes.find, at memchr speed: chunk values are long hex strings), then the tag's end
+_OPEN = re.compile(rb"<([A-Za-z_][\w.\-]*)")
+# the two shapes almost every tag of an .aepx has: <name> and <name bdata="HEX"/>
+_SIMPLE = re.compile(rb"<([A-Za-z_][\w.\-]*)(>| bdata=\")")
+_ATTR_OPEN = re.compile(rb"\s+([A-Za-z_][\w.\-:]*)\s*=\s*([\"'])")
+_CLOSE = re.compile(rb"\s*(/?)>")
 _END_TAG = re.compile(rb"</([A-Za-z_][\w.\-:]*)\s*>")
 _STOP = re.compile(rb"[\"'>]")
 _ATTR = re.compile(rb"\s+([A-Za-z_][\w.\-:]*)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
@@ -98,7 +105,7 @@ class Scanner:
                  block: int = BLOCK, max_token: int = MAX_TOKEN) -> None:
         self.src = src
         self.where = where
-        self.keep: FrozenSet[str] = frozenset(keep)
+        self.keep: Set[str] = set(keep)  # a caller may change it between events (keep a tag only in a context)
         self.text_in: FrozenSet[str] = frozenset(text_in)
         self.block = block
         self.max_token = max_token
@@ -160,43 +167,128 @@ class Scanner:
         except RemapError as exc:
             raise ProjectError(str(exc)) from None
         pos = 0
+        stack, prev, keep, text_in = self.stack, self.prev, self.keep, self.text_in
+        names: Dict[bytes, str] = {}
         while True:
-            lt = self.buf.find(b"<", pos)
+            buf = self.buf
+            lt = buf.find(b"<", pos)
             if lt < 0:
-                keep = len(self.buf)
+                keep_from = len(buf)
                 if self._text_from is not None:
-                    keep = self._text_from - self.base
-                    if len(self.buf) - keep > self.max_token:
+                    keep_from = self._text_from - self.base
+                    if len(buf) - keep_from > self.max_token:
                         self.notes.append(f"text at byte {self._text_from} longer than {self.max_token >> 20} MiB "
                                           "was skipped")
-                        self._text_from, keep = None, len(self.buf)
-                self._drop(keep)
+                        self._text_from, keep_from = None, len(buf)
+                self._drop(keep_from)
                 pos = len(self.buf)  # what is left is the pinned text: no '<' in it
                 if not self._fill():
                     break
                 continue
+            if lt + 2 > len(buf):
+                self._ensure(lt, 16)
+                buf = self.buf
             if self._text_from is not None:
                 event = self._text_event(lt)
                 if event is not None:
                     yield event
-            self._ensure(lt, 16)
-            c = self.buf[lt + 1:lt + 2]
-            if c == b"/":
-                event, pos = self._end_tag(lt)
+            c = buf[lt + 1] if lt + 1 < len(buf) else 0
+            if c == 0x2F:  # '/': an end tag
+                m = _END_TAG.match(buf, lt)
+                if m is None or not stack or names.get(m.group(1)) != stack[-1]:
+                    event, pos = self._end_tag(lt)  # cut off by the block, namespaced, or wrong: the careful way
+                else:
+                    name = stack.pop()
+                    prev.pop()
+                    if prev:
+                        prev[-1] = name
+                    pos = m.end()
+                    event = Event(END, name, self.base + lt, self.base + pos, None, None, len(stack))
                 yield event
-            elif c == b"?":
+            elif c == 0x3F:  # '?'
                 pos = self._skip_past(b"?>", lt + 2)
-            elif c == b"!":
+            elif c == 0x21:  # '!'
                 pos = self._declaration(lt)
             else:
-                events, pos = self._start_tag(lt)
-                yield from events
+                fast = self._fast_tag(buf, lt) if stack else None
+                if fast is None:  # the root, a tag cut off by the block, a huge or malformed tag: the careful way
+                    events, pos = self._start_tag(lt)
+                    for event in events:
+                        if event.kind == START:
+                            names.setdefault(event.name.encode("ascii"), event.name)
+                    yield from events
+                else:
+                    raw, spans, pos, closed = fast
+                    name = names.get(raw) or names.setdefault(raw, raw.decode("ascii"))
+                    start, end, depth = self.base + lt, self.base + pos, len(stack)
+                    attrs = self._attr_values(spans, name) if name in keep else None
+                    yield Event(START, name, start, end, attrs, None, depth)
+                    if closed:
+                        prev[-1] = name
+                        yield Event(END, name, start, end, None, None, depth)
+                    else:
+                        stack.append(name)
+                        prev.append(None)
+                        if name in text_in:
+                            self._text_from = end
             if pos > self.block and self._text_from is None:
                 pos -= self._drop(pos)
         if self.stack:
             raise ProjectError(f"{self.where}: the file ends inside <{self.stack[-1]}> (truncated?)")
         if not self._root:
             raise ProjectError(f"{self.where}: no XML element found: not an After Effects XML project")
+
+    @staticmethod
+    def _fast_tag(buf: bytes, lt: int) -> Optional[Tuple[bytes, List[Tuple[bytes, int, int]], int, bool]]:
+        """(name, attribute spans, index after '>', self-closing) of a start tag wholly in ``buf``, else None."""
+        simple = _SIMPLE.match(buf, lt)
+        if simple is not None:
+            if simple.group(2) == b">":
+                return simple.group(1), [], simple.end(), False
+            vs = simple.end()
+            ve = buf.find(b'"', vs)
+            if ve > 0:
+                if buf.startswith(b"/>", ve + 1):
+                    return simple.group(1), [(b"bdata", vs, ve)], ve + 3, True
+                if buf.startswith(b">", ve + 1):
+                    return simple.group(1), [(b"bdata", vs, ve)], ve + 2, False
+        m = _OPEN.match(buf, lt)
+        if m is None:
+            return None
+        i = m.end()
+        spans = []
+        while True:
+            a = _ATTR_OPEN.match(buf, i)
+            if a is None:
+                break
+            vs = a.end()
+            ve = buf.find(a.group(2), vs)
+            if ve < 0:
+                return None
+            spans.append((a.group(1), vs, ve))
+            i = ve + 1
+        e = _CLOSE.match(buf, i)
+        if e is None:
+            return None
+        return m.group(1), spans, e.end(), bool(e.group(1))
+
+    def _attr_values(self, spans: List[Tuple[bytes, int, int]], name: str) -> Dict[str, Attr]:
+        attrs: Dict[str, Attr] = {}
+        for raw_key, vs, ve in spans:
+            key = raw_key.decode("ascii")
+            if ":" in key and not key.startswith("xmlns"):
+                key = key.rsplit(":", 1)[-1]
+            attrs[key] = Attr(self._value(vs, ve, name), self.base + vs, self.base + ve)
+        return attrs
+
+    def _value(self, vs: int, ve: int, name: str) -> str:
+        try:
+            value = self.buf[vs:ve].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProjectError(f"{self.where}: invalid UTF-8 at byte {self.base + vs + exc.start}") from None
+        if "\r" in value or "\n" in value or "\t" in value:  # attribute-value normalization (XML 1.0 §3.3.3)
+            value = value.replace("\r\n", " ").replace("\r", " ").replace("\n", " ").replace("\t", " ")
+        return unescape(value, f"{self.where}: <{name}> at byte {self.base + vs}")
 
     def _text_event(self, lt: int) -> Optional[Event]:
         start = self._text_from
@@ -312,29 +404,17 @@ class Scanner:
             i = k + 1
 
     def _attributes(self, i: int, stop: int, name: str) -> Dict[str, Attr]:
-        attrs: Dict[str, Attr] = {}
+        spans = []
         while True:
             m = _ATTR.match(self.buf, i, stop)
             if m is None:
                 break
             group = 2 if m.group(2) is not None else 3
-            vs, ve = m.start(group), m.end(group)
-            raw = self.buf[vs:ve]
-            try:
-                value = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise ProjectError(f"{self.where}: invalid UTF-8 at byte {self.base + vs + exc.start}") from None
-            if "\r" in value or "\n" in value or "\t" in value:  # attribute-value normalization (XML 1.0 §3.3.3)
-                value = value.replace("\r\n", " ").replace("\r", " ").replace("\n", " ").replace("\t", " ")
-            key = m.group(1).decode("ascii")
-            if ":" in key and not key.startswith("xmlns"):
-                key = key.rsplit(":", 1)[-1]
-            attrs[key] = Attr(unescape(value, f"{self.where}: <{name}> at byte {self.base + vs}"),
-                              self.base + vs, self.base + ve)
+            spans.append((m.group(1), m.start(group), m.end(group)))
             i = m.end()
         if not _TAIL.match(self.buf, i, stop + 1 if self.buf[stop:stop + 1] == b"/" else stop):
             raise ProjectError(f"{self.where}: malformed <{name}> tag at byte {self.base + i}")
-        return attrs
+        return self._attr_values(spans, name)
 
 
 def scan_file(path: str, keep: Iterable[str], text_in: Iterable[str] = ("string",)) -> Iterator[Event]:
