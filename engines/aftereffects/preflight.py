@@ -206,10 +206,11 @@ def check_footage(states: Iterable[FootageState], req: Request) -> List[Finding]
                                          "beside the project; not checked"))
     if os_family(node) == WINDOWS:
         for state in states:
-            problem = windows_path_problem(state.mapped) if state.mapped else None
-            if problem:
-                findings.append(Finding(ERROR, f"converted footage path {_q(state.mapped)} is not a valid Windows "
-                                               f"path: {problem}"))
+            mapped = state.mapped
+            problem = windows_path_problem(mapped) if mapped else None
+            if mapped and problem:
+                findings.append(Finding(ERROR, f"converted footage path {_q(mapped)} is not a valid Windows path: "
+                                               f"{problem}"))
     return findings
 
 
