@@ -58,7 +58,8 @@ class Finding:
 @dataclass(frozen=True)
 class Request:
     """What is asked: the target (``comp`` or ``rqindex``; neither renders the whole queue), frames, the aerender
-    ``-output`` pattern (None: not checked), mapping rules, the render node's OS (default this machine's)."""
+    ``-output`` pattern (None: not checked), mapping rules, the OS aerender runs on (``node_os``, default this
+    machine's) and the OS the project's paths are converted for (``target_os``, default ``node_os``)."""
 
     comp: Optional[str] = None
     rqindex: Optional[int] = None
@@ -66,6 +67,7 @@ class Request:
     output: Optional[str] = None
     rules: RuleSet = field(default_factory=RuleSet)
     node_os: Optional[str] = None
+    target_os: Optional[str] = None
     allow_missing_footage: bool = False
     footage_is_local: bool = True  # False at submission: the render node's disks are not this machine's
 
@@ -177,7 +179,8 @@ def check_frames(frames: Optional[FrameSet], comp: Optional[Comp]) -> List[Findi
 # --------------------------------------------------------------------------------------------------- footage
 def check_footage(states: Iterable[FootageState], req: Request) -> List[Finding]:
     states = list(states)
-    node = normalize_os(req.node_os) if req.node_os else host_os()
+    target = req.target_os or req.node_os
+    node = normalize_os(target) if target else host_os()
     blocking = req.footage_is_local and not req.allow_missing_footage
     level = ERROR if blocking else WARNING
     tail = "" if not req.footage_is_local else (

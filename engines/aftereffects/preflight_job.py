@@ -30,12 +30,13 @@ def load_model(project: Union[str, Path]) -> Tuple[Optional[Project], List[Findi
 
 
 def preflight_job(job: Any, disk: Optional[Disk] = None) -> Result:
-    """All findings for a Job on this node (``job.target_os`` when the project is converted for another OS)."""
+    """All findings for a Job rendering on this machine (footage for ``job.target_os`` when the project is converted
+    for another OS: then it is not looked for here)."""
     project, notes = load_model(job.project)
-    node_os = job.target_os or None
+    target_os = job.target_os or None
     request = Request(comp=job.comp, rqindex=job.rqindex, frames=job.frames, output=job.output, rules=job.rules,
-                      node_os=node_os, allow_missing_footage=bool(job.continue_on_missing_footage))
-    states = check_footage(project, job.rules, node_os, disk) if project is not None else []
+                      target_os=target_os, allow_missing_footage=bool(job.continue_on_missing_footage))
+    states = check_footage(project, job.rules, target_os, disk) if project is not None else []
     result = check(request, project, states)
     result.findings[:0] = notes
     return result
