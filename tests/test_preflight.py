@@ -205,3 +205,12 @@ def test_output_findings_come_before_project_findings(project):
 def test_binary_or_unreadable_project_still_checks_the_output():
     result = check(Request(comp="Main", output="D:\\x\\[#####].png", node_os="linux"), None, [])
     assert len(result.errors) == 1 and "Windows path" in result.errors[0].message
+
+
+def test_absolute_output_keeps_every_absolute_form_and_anchors_relative_ones(tmp_path, monkeypatch):
+    from engines.aftereffects.preflight import absolute_output
+
+    monkeypatch.chdir(tmp_path)
+    for kept in ("D:\\renders\\x_[#####].png", "\\\\srv\\share\\x.png", "/mnt/x.png", "file:///mnt/x.png"):
+        assert absolute_output(kept) == kept
+    assert absolute_output("out/x_[#####].png") == str(tmp_path / "out" / "x_[#####].png")
