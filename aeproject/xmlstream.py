@@ -33,15 +33,13 @@ START, END, TEXT = 1, 2, 3
 _NAME = re.compile(rb"([A-Za-z_][\w.\-]*)(?::([A-Za-z_][\w.\-]*))?")
 # the fast path of a start tag: its name, each attribute up to its opening quote (the value's end is found with
 # bytes.find, at memchr speed: chunk values are long hex strings), then the tag's end
-_OPEN = re.compile(rb"<([A-Za-z_][\w.\-]*)")
+_OPEN = re.compile(rb"<([A-Za-z_][\w.\-]*(?::[A-Za-z_][\w.\-]*)?)")
 # the two shapes almost every tag of an .aepx has: <name> and <name bdata="HEX"/>
 _SIMPLE = re.compile(rb"<([A-Za-z_][\w.\-]*)(>| bdata=\")")
 _ATTR_OPEN = re.compile(rb"\s+([A-Za-z_][\w.\-:]*)\s*=\s*([\"'])")
 _CLOSE = re.compile(rb"\s*(/?)>")
 _END_TAG = re.compile(rb"</([A-Za-z_][\w.\-:]*)\s*>")
 _STOP = re.compile(rb"[\"'>]")
-_ATTR = re.compile(rb"\s+([A-Za-z_][\w.\-:]*)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
-_TAIL = re.compile(rb"\s*/?\Z")
 _REF = re.compile(r"&(?:(amp|lt|gt|quot|apos)|#([0-9]+)|#[xX]([0-9A-Fa-f]+));")
 _BAD_AMP = re.compile(r"&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#[xX][0-9A-Fa-f]+);)")
 _NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
@@ -219,7 +217,7 @@ class Scanner:
                     yield from events
                 else:
                     raw, spans, pos, closed = fast
-                    name = names.get(raw) or names.setdefault(raw, raw.decode("ascii"))
+                    name = names.get(raw) or names.setdefault(raw, raw.decode("ascii").rsplit(":", 1)[-1])
                     start, end, depth = self.base + lt, self.base + pos, len(stack)
                     attrs = self._attr_values(spans, name) if name in keep else None
                     yield Event(START, name, start, end, attrs, None, depth)
@@ -365,7 +363,10 @@ class Scanner:
         if name in self.keep:
             try:
                 gt, closed = self._tag_end(name_end, lt, keep=True)
-                attrs = self._attributes(name_end, gt - (2 if closed else 1), name)
+                whole = self._fast_tag(self.buf, lt)  # the whole tag is in the buffer now
+                if whole is None:
+                    raise ProjectError(f"{self.where}: malformed <{name}> tag at byte {start}")
+                attrs = self._attr_values(whole[1], name)
             except _TooLong:
                 self.notes.append(f"<{name}> at byte {start} is longer than {self.max_token >> 20} MiB and was "
                                   "skipped")
@@ -402,22 +403,3 @@ class Scanner:
                 resume, lt = self._more(len(self.buf), lt, keep)
                 k = self.buf.find(quote, resume)
             i = k + 1
-
-    def _attributes(self, i: int, stop: int, name: str) -> Dict[str, Attr]:
-        spans = []
-        while True:
-            m = _ATTR.match(self.buf, i, stop)
-            if m is None:
-                break
-            group = 2 if m.group(2) is not None else 3
-            spans.append((m.group(1), m.start(group), m.end(group)))
-            i = m.end()
-        if not _TAIL.match(self.buf, i, stop + 1 if self.buf[stop:stop + 1] == b"/" else stop):
-            raise ProjectError(f"{self.where}: malformed <{name}> tag at byte {self.base + i}")
-        return self._attr_values(spans, name)
-
-
-def scan_file(path: str, keep: Iterable[str], text_in: Iterable[str] = ("string",)) -> Iterator[Event]:
-    """Events of the file at ``path`` (opened and closed here)."""
-    with open(path, "rb") as handle:
-        yield from Scanner(handle, path, keep, text_in).events()
