@@ -192,10 +192,10 @@ def check_footage(states: Iterable[FootageState], req: Request) -> List[Finding]
         family = parse_path(foreign[0].effective)
         kind = _FAMILY_NAMES.get(family.family if family else "", "foreign")
         where = f"this {node} node" if req.footage_is_local else f"a {node} node"
-        findings.append(Finding(level, f"{len(foreign)} footage path{'s are' if len(foreign) > 1 else ' is'} still "
-                                       f"{kind} (not paths on {where}) and no mapping rule maps "
-                                       f"{'them' if len(foreign) > 1 else 'it'}: "
-                                       f"{_listed([s.raw for s in foreign])}{tail}"))
+        many = len(foreign) > 1
+        findings.append(Finding(level, f"{len(foreign)} footage path{'s are' if many else ' is'} still {kind} "
+                                       f"path{'s' if many else ''}, which {where} cannot open, and no mapping rule "
+                                       f"maps {'them' if many else 'it'}: {_listed([s.raw for s in foreign])}{tail}"))
     missing = [s for s in states if s.state == MISSING]
     if missing:
         where = "on this node after mapping" if req.footage_is_local else "on this machine"
