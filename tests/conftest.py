@@ -22,6 +22,9 @@ os.environ["PATH"] = f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 # (tests that look at the state folder set AEFARM_STATE_DIR themselves).
 os.environ["AEFARM_STATE_DIR"] = tempfile.mkdtemp(prefix="aefarm-test-state-")
 atexit.register(shutil.rmtree, os.environ["AEFARM_STATE_DIR"], True)
+# converted projects go to the per-user work folder by default: keep the tests' out of the user's home
+os.environ.setdefault("AEFARM_WORK_DIR", tempfile.mkdtemp(prefix="aefarm-test-work-"))
+atexit.register(shutil.rmtree, os.environ["AEFARM_WORK_DIR"], True)
 
 # The CI machine is shared and noisy: never fail a property test on wall time.
 settings.register_profile("aefarm", deadline=None, suppress_health_check=[HealthCheck.too_slow])

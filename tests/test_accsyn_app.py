@@ -77,7 +77,7 @@ def make_payload(studio, aerender: str, *, frames: str = "1-4", bucket: int = 10
 def run_local(aefarm, studio, payload, *extra):
     path = studio["root"] / "payload.json"
     path.write_text(json.dumps(payload))
-    env = dict(os.environ, **SIM_ENV)
+    env = dict(os.environ, AEFARM_WORK_DIR=str(studio["root"] / "userwork"), **SIM_ENV)
     return aefarm("accsyn", "run", path, "--shares", studio["shares_file"], "--work", studio["root"] / "work",
                   "--node-os", "linux", *extra, env=env)
 
@@ -106,8 +106,9 @@ def test_windows_project_renders_on_linux_with_every_frame_reported(aefarm, stud
     assert re.search(r"^\[task 1-6\] Additional accsyn PID\(\d+\) - main process$", proc.stdout, re.M)
     assert "[task 1-6] !conversion: yes (input_conversion auto: the job has mapped_share_paths)" in proc.stdout
     assert "all 6 frames reported done by 1 tasks" in proc.stdout
-    converted = list((studio["projects"] / "scene").glob("shot.*.aepx"))
-    assert len(converted) == 1  # beside the input, deterministic name
+    assert [p.name for p in (studio["projects"] / "scene").iterdir()] == ["shot.aepx"]  # nothing beside the input
+    converted = list((studio["root"] / "userwork" / "converted").glob("shot.*.aepx"))
+    assert len(converted) == 1  # in the user's work folder, deterministic name
     text = converted[0].read_text(encoding="utf-8")
     assert str(studio["plates"] / "sh010") in text and "C:\\proj" not in text
     assert "C:\\proj\\foot\\logo.png" in studio["project"].read_text(encoding="utf-8")  # input untouched
@@ -156,9 +157,11 @@ def test_input_conversion_modes(aefarm, studio, aerender_sim, conversion, remote
     if converts:
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
         assert reported(proc.stdout) == [1, 2] and rendered(studio) == [1, 2]
-    else:  # the Windows paths do not exist on Linux: aerender fails, the runner names the frames
+    else:  # the Windows paths are not paths on Linux: the preflight refuses before aerender starts (was: launched,
+        # File Not Found); the runner still names the frames
         assert proc.returncode == 4, proc.stdout[-3000:]
-        assert re.search(r"^\[task 1-2\] !chunk \d+ failed: .*File Not Found C:\\proj", proc.stdout, re.M)
+        assert re.search(r"^\[task 1-2\] !error: 2 footage paths are still Windows .*C:\\proj", proc.stdout, re.M)
+        assert "Additional accsyn PID" not in proc.stdout  # no aerender was started
         assert "2 of 2 frames not reported done: 1-2" in proc.stdout
         assert reported(proc.stdout) == [] and rendered(studio) == []
 
@@ -169,10 +172,23 @@ def test_missing_footage_fails_the_bucket_with_a_public_line(aefarm, studio, aer
     proc = run_local(aefarm, studio, make_payload(studio, aerender_sim, frames="1-3", bucket=10))
     assert proc.returncode == 4, proc.stdout[-3000:]
     gone = studio["projects"] / "foot" / "gone.png"
-    assert re.search(rf"^\[task 1-3\] !chunk \d+ failed: .*File Not Found {re.escape(str(gone))}", proc.stdout, re.M)
-    assert re.search(r"^\[task 1-3\] !missing frames: 1-3$", proc.stdout, re.M)
-    assert "tasks failed: 1-3 (exit code 4)" in proc.stdout
+    # found by the preflight on the node, after mapping, before any aerender starts (was: File Not Found from aerender)
+    assert re.search(rf"^\[task 1-3\] !error: 1 footage item missing on this node after mapping: "
+                     rf"C:\\proj\\foot\\gone\.png -> {re.escape(str(gone))}", proc.stdout, re.M)
+    assert "Additional accsyn PID" not in proc.stdout
+    assert "tasks failed: 1-3 (exit code 2)" in proc.stdout
     assert reported(proc.stdout) == []
+
+
+@needs_posix
+def test_no_comp_and_an_empty_render_queue_fails_before_aerender(aefarm, studio, aerender_sim):
+    """The app renders render-queue item 1 when no comp is named; an empty queue is found before any launch."""
+    payload = make_payload(studio, aerender_sim, frames="1-2", bucket=2, comp=None)
+    proc = run_local(aefarm, studio, payload)
+    assert re.search(r"^\[task 1-2\] !no comp named: rendering render-queue item 1$", proc.stdout, re.M)
+    assert re.search(r"^\[task 1-2\] !error: --rqindex 1: the render queue of .*shot\.aepx is empty; render a comp "
+                     r"with --comp NAME \(its comps: 'Main'\)$", proc.stdout, re.M), proc.stdout[-3000:]
+    assert "Additional accsyn PID" not in proc.stdout and "tasks failed: 1-2 (exit code 2)" in proc.stdout
 
 
 @needs_posix

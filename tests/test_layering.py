@@ -1,4 +1,5 @@
-"""The declared import direction: engines -> stmpo / remap / fonts -> aefarm_common; the simulator is fenced off.
+"""The declared import direction: engines -> aeproject -> remap; engines -> stmpo / remap / fonts -> aefarm_common; the
+simulator is fenced off.
 
 Read from the source with ``ast`` (function-level imports count too), so a violation fails here before it can turn
 into an import cycle or a product that needs its own test instrument.
@@ -12,15 +13,16 @@ from typing import Dict, List, Set
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("aefarm_common", "aerender_sim", "engines", "fonts", "remap", "stmpo")
+PACKAGES = ("aefarm_common", "aeproject", "aerender_sim", "engines", "fonts", "remap", "stmpo")
 # package -> the aefarm packages it may import (besides itself)
 ALLOWED = {
     "aefarm_common": set(),
     "aerender_sim": set(),  # a stand-in for Adobe's aerender: it knows nothing of the product it tests
+    "aeproject": {"aefarm_common", "remap"},  # the project model reuses remap's path parsing, rules and XML checks
     "fonts": {"aefarm_common"},
     "remap": {"aefarm_common"},
     "stmpo": {"aefarm_common"},
-    "engines": {"aefarm_common", "fonts", "remap", "stmpo"},
+    "engines": {"aefarm_common", "aeproject", "fonts", "remap", "stmpo"},
 }
 
 

@@ -80,11 +80,26 @@ def test_render_with_rules_remaps_and_delivers(aefarm, tmp_path, aerender_sim):
     assert b"P:\\show" in project.read_bytes()  # the input project is never modified
 
 
-def test_unmapped_windows_footage_fails_with_missing_frames_and_openjd_fail(aefarm, tmp_path, aerender_sim):
+def test_unmapped_windows_footage_is_refused_before_aerender_starts(aefarm, tmp_path, aerender_sim):
+    """Was: aerender launched, File Not Found, exit 4. The preflight finds it first: exit 2, no launch."""
     project = write_sample_project(tmp_path / "win.aepx", footage=["P:\\show\\plate.png"])
+    record = tmp_path / "launches.jsonl"
     proc = aefarm("render", project, "--comp", "Main", "--output", tmp_path / "o" / "[compName]_[###].png",
-                      "--frames", "1-4", "--concurrency", "1", "--aerender", aerender_sim, "--retries", "0",
-                      "--progress", "openjd", "--log-dir", tmp_path / "logs")
+                  "--frames", "1-4", "--concurrency", "1", "--aerender", aerender_sim, "--retries", "0",
+                  "--progress", "openjd", "--log-dir", tmp_path / "logs",
+                  env=dict(os.environ, AERENDER_SIM_RECORD=str(record)))
+    assert proc.returncode == exitcodes.BAD_INPUT, proc.stdout + proc.stderr
+    fail = [line for line in proc.stdout.splitlines() if line.startswith("openjd_fail:")]
+    assert len(fail) == 1 and "P:\\show\\plate.png" in fail[0] and "no mapping rule" in fail[0]
+    assert not record.exists() and not (tmp_path / "o").exists()
+
+
+def test_a_failed_render_prints_one_openjd_fail_naming_the_frames(aefarm, tmp_path, aerender_sim):
+    project = write_sample_project(tmp_path / "p.aepx")
+    proc = aefarm("render", project, "--comp", "Main", "--output", tmp_path / "o" / "[compName]_[###].png",
+                  "--frames", "1-4", "--concurrency", "1", "--aerender", aerender_sim, "--retries", "0",
+                  "--progress", "openjd", "--log-dir", tmp_path / "logs",
+                  env=dict(os.environ, AERENDER_SIM_LICENSE_ERROR="1"))
     assert proc.returncode == exitcodes.RENDER_FAILED
     fail = [line for line in proc.stdout.splitlines() if line.startswith("openjd_fail:")]
     assert len(fail) == 1 and "1-4" in fail[0]

@@ -78,9 +78,15 @@ def test_render_queue_output_folder_and_template(tmp_path):
     assert footage_refs(tree) == []
 
 
-def test_no_render_queue_without_output_folder(tmp_path):
+def test_empty_render_queue_without_output_folder(tmp_path):
+    """After Effects always writes LRdr; an empty queue is an lhd3 counting 0 items and an empty LItm (as in
+    real files: aepx.js's empty.aepx, nexrender's nm05ae12.aepx)."""
     tree = parse(write_sample_project(tmp_path / "p.aepx"))
-    assert tree.xpath("//ae:LRdr", namespaces=NS) == []
+    lrdr = tree.xpath("/ae:AfterEffectsProject/ae:LRdr", namespaces=NS)
+    assert len(lrdr) == 1
+    lhd3 = bytes.fromhex(lrdr[0].find("ae:list/ae:lhd3", NS).get("bdata"))
+    assert int.from_bytes(lhd3[10:12], "big") == 0 and int.from_bytes(lhd3[18:20], "big") == 2246
+    assert tree.xpath("//ae:LItm/*", namespaces=NS) == [] and tree.xpath("//ae:LOm", namespaces=NS) == []
 
 
 def test_expressions_are_escaped_and_round_trip(tmp_path):

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import ntpath
 import posixpath
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from aeproject.sequences import list_files, sequence_on_disk
 from engines.aftereffects.accsyn_errors import AccsynError
 from engines.aftereffects.accsyn_filters import normalize_filters
 from engines.aftereffects.options import BY_NAME, check_target, on_surface
@@ -32,14 +33,24 @@ def _path_key(path: str) -> str:
     return path.rstrip("/") or "/"
 
 
-def dependencies_from_references(project: str, references: Iterable[Any]) -> Tuple[List[str], List[str]]:
+def dependencies_from_references(project: str, references: Iterable[Any],
+                                 list_folder: Callable[[str], List[str]] = list_files) -> Tuple[List[str], List[str]]:
     """``(dependencies, warnings)`` from scan references (objects with ``kind``, ``raw``, ``exists``).
 
     Kept: footage, sequence folders and expression scripts, deduplicated (first spelling wins), the project
-    excluded. A reference that does not exist on this machine is still listed, with a warning naming it."""
+    excluded. A footage file that is one frame of a numbered image sequence (``aeproject.sequences``; the folder is
+    read through ``list_folder``) brings the whole sequence: its folder when the folder holds only that sequence,
+    else every frame's file. A reference that does not exist on this machine is still listed, with a warning."""
     seen = {_path_key(project)}
     out: List[str] = []
     warnings: List[str] = []
+
+    def add(path: str) -> None:
+        key = _path_key(path)
+        if key not in seen:
+            seen.add(key)
+            out.append(path)
+
     for ref in references:
         kind = getattr(ref, "kind", None)
         raw = getattr(ref, "raw", None)
@@ -48,13 +59,17 @@ def dependencies_from_references(project: str, references: Iterable[Any]) -> Tup
         if parse_path(raw) is None:
             warnings.append(f"dependency {raw!r} ({kind}) is a relative path: not listed, accsyn cannot transfer it")
             continue
-        key = _path_key(raw)
-        if key in seen:
+        if _path_key(raw) in seen:
             continue
-        seen.add(key)
-        out.append(raw)
-        if getattr(ref, "exists", None) is False:
+        add(raw)
+        exists = getattr(ref, "exists", None)
+        if exists is False:
             warnings.append(f"dependency not found on this machine: {raw} ({kind})")
+        elif exists and kind == "footage":
+            sequence = sequence_on_disk(raw, list_folder)
+            if sequence is not None:
+                for path in sequence.dependency_paths():
+                    add(path)
     return out, warnings
 
 
@@ -124,8 +139,8 @@ def build_payload(*, project: str, frames: str, output: str, remote_os: str, com
         parameters["arguments"] = arguments
     if site:
         parameters["site"] = site
-    parsed = parse_path(project)
-    windows = parsed is not None and parsed.family == "windows"
+    parsed_project = parse_path(project)
+    windows = parsed_project is not None and parsed_project.family == "windows"
     stem = ntpath.basename(project) if windows else posixpath.basename(project)
     payload: Dict[str, Any] = {
         "name": name or f"{stem} {comp if comp is not None else 'rq' + str(rqindex)} {frame_set}",

@@ -15,10 +15,11 @@ import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from aefarm_common.atomic import current_umask
 from aefarm_common.errors import AefarmError
+from aeproject.sequences import list_files, sequence_on_disk
 from engines.aftereffects.options import BY_NAME, check_target, on_surface
 from stmpo.frames import FrameSet, FrameSpecError
 from stmpo.outputs import MOVIE_EXTENSIONS
@@ -232,11 +233,14 @@ def parameter_values(req: BundleRequest) -> Dict[str, object]:
 
 
 def asset_references(project: Path, references: Iterable[Any], output_dir: Path,
-                     fonts_dir: Optional[Path] = None) -> Dict[str, object]:
+                     fonts_dir: Optional[Path] = None,
+                     list_folder: Callable[[str], List[str]] = list_files) -> Dict[str, object]:
     """The `asset_references.yaml` document from a project scan (``remap.scan.Reference`` objects).
 
     Inputs are what job attachments upload: the project, footage files and image-sequence folders that exist here
-    (and the fonts folder). References that do not exist on this machine (another OS's path, missing media) go to
+    (and the fonts folder). A footage file that is one frame of a numbered image sequence (``aeproject.sequences``,
+    folder read through ``list_folder``) brings the whole sequence: its folder when it holds only that sequence,
+    else every frame's file. References that do not exist on this machine (another OS's path, missing media) go to
     ``referencedPaths``: Deadline maps them for the worker but never uploads them. The output folder is the output.
     """
     filenames: List[str] = [str(project)]
@@ -248,14 +252,20 @@ def asset_references(project: Path, references: Iterable[Any], output_dir: Path,
             continue  # the project's own render-queue output: the job writes to OutputDir instead
         if kind == "text-layer":
             continue  # text on a layer that merely looks like a path is not a file the render reads
+        sequence = None
         if exists and kind == "sequence":
             target = directories
         elif exists and kind in ("footage", "expression"):
             target = directories if os.path.isdir(raw) else filenames
+            sequence = sequence_on_disk(raw, list_folder) if kind == "footage" and target is filenames else None
         else:
             target = referenced
+        if sequence is not None and sequence.exclusive:
+            target, raw = directories, sequence.folder
         if raw not in target:
             target.append(raw)
+        if sequence is not None and not sequence.exclusive:
+            filenames.extend(p for p in sequence.paths() if p not in filenames)
     if fonts_dir is not None:
         directories.append(str(fonts_dir))
     inputs: Dict[str, List[str]] = {"filenames": filenames}

@@ -42,7 +42,7 @@ class Job:
     continue_on_missing_footage: bool = False
     fonts: Optional[Path] = None  # folder of fonts installed for the render and removed after it
     numa_map: Optional[Path] = None
-    converted_dir: Optional[Path] = None  # where a remapped project is written (default: beside the input)
+    converted_dir: Optional[Path] = None  # where a remapped project is written (default: the per-user work folder)
 
     def __post_init__(self) -> None:
         self.project = Path(self.project)

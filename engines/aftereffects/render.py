@@ -10,11 +10,13 @@ import shlex
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Iterator, Optional
 
+from aefarm_common.userdirs import default_work_dir
 from engines.aftereffects.job import Job
+from engines.aftereffects.preflight_job import check_job, preflight_job
 from stmpo.aerender import find_aerender
 from stmpo.errors import StmpoError
 from stmpo.host import Host, detect_host, load_numa_map
@@ -52,13 +54,19 @@ def plan_job(job: Job, host: Optional[Host] = None) -> Plan:
     return make_plan(job.frames, job.settings, host, min_chunk=job.options.min_chunk)
 
 
+def converted_dir(job: Job) -> Path:
+    """Where the converted project goes: ``--converted-dir``, else the per-user work folder (never the project's
+    own folder, which is often a read-only share; on Deadline the task passes the session folder)."""
+    return Path(job.converted_dir) if job.converted_dir is not None else default_work_dir() / "converted"
+
+
 def remap_project(job: Job, reporter: Any = None) -> Job:
     """The job on a converted copy of its project when it has rules (the input is never modified)."""
     if not len(job.rules):
         return job
     from remap.convert import convert  # the converter owner's module; imported when there are rules to apply
 
-    result = convert(job.project, rules=job.rules, target_os=job.target_os, out_dir=job.converted_dir)
+    result = convert(job.project, rules=job.rules, target_os=job.target_os, out_dir=converted_dir(job))
     if reporter is not None:
         how = "reused cached" if getattr(result, "cached", False) else "wrote"
         reporter.message(f"remap: {how} {result.output} ({result.replaced} paths mapped by {len(job.rules)} rules)")
@@ -67,8 +75,15 @@ def remap_project(job: Job, reporter: Any = None) -> Job:
     return job.with_project(Path(result.output))
 
 
-def dry_run_lines(job: Job, plan: Plan, aerender: str) -> List[str]:
-    """The plan arithmetic and the command line of each child of the initial split (nothing is started)."""
+def dry_run_lines(job: Job, plan: Plan, aerender: str) -> Iterator[str]:
+    """The preflight's findings, then the plan arithmetic and the command line of each child of the initial split
+    (nothing is started or written). After printing the findings, a failed preflight raises PreflightError."""
+    result = preflight_job(job)
+    for finding in result.findings:
+        yield finding.line()
+    result.raise_for_errors()
+    if result.output is not None and result.output != job.output:
+        job = replace(job, output=result.output)
     lines = ["plan:"] + [f"  {line}" for line in plan.explanation]
     lines += [f"  warning: {w}" for w in plan.warnings]
     options = job.options
@@ -77,7 +92,8 @@ def dry_run_lines(job: Job, plan: Plan, aerender: str) -> List[str]:
     lines.append(f"schedule: {mode}, {plan.concurrency} child slots, min chunk {options.min_chunk}, "
                  f"retries {options.retries}{', fail-fast' if options.fail_fast else ''}")
     if len(job.rules):
-        lines.append(f"remap: {len(job.rules)} rules would be applied to a converted copy of {job.project}")
+        lines.append(f"remap: {len(job.rules)} rules would be applied to a converted copy of {job.project} "
+                     f"(in {converted_dir(job)})")
     staging = Staging(pattern, scratch=options.scratch, run_id="RUNID")
     scheduler = Scheduler(list(job.frames), plan.concurrency, min_chunk=options.min_chunk, mode=mode)
     for action in scheduler.begin(0.0):
@@ -91,17 +107,20 @@ def dry_run_lines(job: Job, plan: Plan, aerender: str) -> List[str]:
         lines.append(f"child {action.chunk} slot {action.slot} frames {action.frames}"
                      f"{' cpus ' + ','.join(map(str, cpus)) if cpus else ''}{more}:")
         lines.append("  " + " ".join(shlex.quote(a) for a in argv))
-    return lines
+    yield from lines
 
 
 
 def render_job(job: Job, reporter: Any, *, cancel_event: Optional[threading.Event] = None,
                host: Optional[Host] = None, handle_signals: bool = True) -> RunReport:
-    """Remap (when rules are given) -> install fonts (when given) -> plan -> run; fonts removed in every case."""
+    """Preflight -> remap (when rules are given) -> install fonts (when given) -> plan -> run; fonts removed in every
+    case. The preflight runs before anything is started or written: a request the project cannot satisfy ends here
+    with PreflightError (exit 2)."""
     aerender = resolve_aerender(job)
     project = Path(job.project)
     if not project.is_file():
         raise StmpoError(f"project not found: {project}")
+    job = check_job(job, reporter)
     host = host or detect_host()
     plan = plan_job(job, host)
     job = remap_project(job, reporter)

@@ -3,20 +3,26 @@
 Real projects cannot be shipped (they are large, licensed and tied to one workstation's paths), yet every part of
 aefarm needs one whose footage, render-queue and expression references sit exactly where After Effects puts them
 (FORMATS.md §1). This writer produces that shape: UTF-8 declaration, the aftereffects namespace, tab indentation,
-`Fold > Item > Pin > Als2 > fileReference` footage, named comp items, an `LRdr > LItm > LOm` output and expressions.
+`Fold > Item > Pin > Als2 > fileReference` footage, named comp items with real `cdta` settings and `Layr` layers
+(`ldta`; text layers with `btdk` font data), expressions, and a render queue laid out as After Effects lays it out
+(`LRdr > list` render settings with each item's comp id and status, `Rout`, `LItm > list + LOm` output modules).
+The binary chunks come from `sample_chunks` (layouts and their sources: `aeproject.chunks`).
 
-Conventions the aerender simulator relies on (After Effects links queue items to comps through binary ids that this
-writer does not model): the render-queue item renders the FIRST comp; comp items carry `idta` starting `0004`,
-footage items `0007`.
+Conventions the aerender simulator relies on: comp items carry `idta` starting `0004`, footage items `0007`; an
+`LOm` holds exactly two `<string>`s (format name, file template). The simulator does not decode comp ids: it assumes
+queue item k renders the k-th comp, which the default queue keeps true.
 """
 from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
+from itertools import count
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 from aefarm_common.atomic import atomic_write
+from engines.aftereffects import sample_chunks as chunks
 
 NAMESPACE = "http://www.adobe.com/products/aftereffects"
 
@@ -97,79 +103,171 @@ def _file_reference(path: str, is_folder: bool, indent: str) -> str:
     )
 
 
-def _item_id(type_code: str, item_id: int) -> str:
-    """idta as After Effects lays it out: item type (u16), 14 bytes, item id (u32), then padding."""
-    return type_code + "00" * 14 + f"{item_id:08x}" + "00" * 16
+_FOURCC = {".png": "png!", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIF ", ".tiff": "TIF ", ".exr": "oEXR",
+           ".psd": "8BPS", ".mov": "MooV", ".mp4": "MooV", ".wav": "WAVE", ".dpx": "sDPX", ".tga": "TPIC"}
+DEFAULT_DURATION = 14400  # frames: 10 minutes at 24 fps, so tests' frame ranges fall inside the comps
+
+
+@dataclass(frozen=True)
+class CompSpec:
+    """A comp to write: size, rate, duration and display start in frames, work area ``(first, last)`` in frames
+    from the start (last -1: the comp's end), and the fonts of a text layer (none: no text layer)."""
+
+    name: str
+    width: int = 1920
+    height: int = 1080
+    frame_rate: float = 24.0
+    duration_frames: int = DEFAULT_DURATION
+    display_start_frame: int = 0
+    work_area: Tuple[int, int] = (0, -1)
+    fonts: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """A render-queue item: the comp it renders (index into the comps, or a name), whether it is queued, the time
+    span ``(first frame from the comp start, frame count)`` ((0, 0): length of comp), and its output module."""
+
+    comp: Union[int, str] = 0
+    queued: bool = True
+    span: Tuple[int, int] = (0, 0)
+    output_folder: Optional[str] = None
+    output_template: str = "[compName]_[#####].png"
+    format: str = "Lossless"
+    format_id: str = "png!"
+    comment: str = ""
+
+
+def _hex(data: bytes) -> str:
+    return data.hex()
 
 
 def _footage_item(path: str, item_id: int) -> str:
     full, is_folder = _split_folder(path)
+    name = re.split(r"[\\/]", full.rstrip("\\/"))[-1] if full else ""
+    fourcc = _FOURCC.get(os.path.splitext(name)[1].lower(), "png!" if is_folder else "    ")
+    source = chunks.sspc(fourcc, 1920, 1080, 10 if is_folder else 0, 24.0 if is_folder else 0.0)
     return (
         "\t\t<Item>\n"
-        f'\t\t\t<idta bdata="{_item_id(_ITEM_TYPE_FOOTAGE, item_id)}"/>\n'
+        f'\t\t\t<idta bdata="{_hex(chunks.idta(chunks.ITEM_FOOTAGE, item_id))}"/>\n'
         "\t\t\t<string/>\n"
         "\t\t\t<Pin>\n"
-        f'\t\t\t\t<sspc bdata="{"00" * 24}"/>\n'
+        f'\t\t\t\t<sspc bdata="{_hex(source)}"/>\n'
         "\t\t\t\t<string/>\n"
         "\t\t\t\t<Als2>\n"
         + _file_reference(full, is_folder, "\t\t\t\t\t")
         + "\t\t\t\t</Als2>\n"
-        f'\t\t\t\t<opti bdata="{"00" * 16}"/>\n'
+        f'\t\t\t\t<opti bdata="{_hex(chunks.opti(fourcc, name))}"/>\n'
         "\t\t\t</Pin>\n"
         "\t\t</Item>\n"
     )
 
 
-def _comp_item(name: str, item_id: int, expressions: Sequence[str]) -> str:
+def _layer(layer_id: int, name: str, source_id: int, comp: CompSpec, body: str, layer_type: int = 0) -> str:
+    header = chunks.ldta(layer_id, name, source_id, comp.frame_rate, comp.duration_frames, layer_type)
+    return (f'\t\t\t<Layr>\n\t\t\t\t<ldta bdata="{_hex(header)}"/>\n\t\t\t\t<string>{_escape_text(name)}</string>\n'
+            f"{body}\t\t\t</Layr>\n")
+
+
+def _text_body(text: str, fonts: Sequence[str]) -> str:
+    return (
+        "\t\t\t\t<tdgp>\n\t\t\t\t\t<tdsb bdata=\"00000001\"/>\n\t\t\t\t\t<tdsn>\n\t\t\t\t\t\t<string/>\n"
+        "\t\t\t\t\t</tdsn>\n"
+        f'\t\t\t\t\t<tdmn bdata="{"ADBE Text Properties".encode("ascii").ljust(40, bytes(1)).hex()}"/>\n'
+        "\t\t\t\t\t<tdgp>\n"
+        f'\t\t\t\t\t\t<tdmn bdata="{"ADBE Text Document".encode("ascii").ljust(40, bytes(1)).hex()}"/>\n'
+        "\t\t\t\t\t\t<btds>\n"
+        f'\t\t\t\t\t\t\t<tdbs><tdb4 bdata="{"00" * 16}"/><cdat bdata="00000000"/></tdbs>\n'
+        f'\t\t\t\t\t\t\t<btdk bdata="{_hex(chunks.btdk(text, fonts))}"/>\n'
+        "\t\t\t\t\t\t</btds>\n\t\t\t\t\t</tdgp>\n\t\t\t\t</tdgp>\n")
+
+
+def _comp_item(comp: CompSpec, item_id: int, layer_ids: Iterator[int], expressions: Sequence[str],
+               sources: Sequence[int]) -> str:
+    settings = chunks.cdta(comp.width, comp.height, comp.frame_rate, comp.duration_frames,
+                           comp.display_start_frame, comp.work_area)
     parts = [
         "\t\t<Item>\n",
-        f'\t\t\t<idta bdata="{_item_id(_ITEM_TYPE_COMP, item_id)}"/>\n',
-        f"\t\t\t<string>{_escape_text(name)}</string>\n",
-        f'\t\t\t<cdta bdata="{"00" * 48}"/>\n',
-        "\t\t\t<Layr>\n",
-        f'\t\t\t\t<ldta bdata="{"00" * 32}"/>\n',
-        "\t\t\t\t<string>layer 1</string>\n",
-        "\t\t\t\t<tdgp>\n",
-        f'\t\t\t\t\t<tdbs><tdb4 bdata="{"00" * 16}"/><cdat bdata="{"00" * 16}"/></tdbs>\n',
+        f'\t\t\t<idta bdata="{_hex(chunks.idta(chunks.ITEM_COMP, item_id))}"/>\n',
+        f"\t\t\t<string>{_escape_text(comp.name)}</string>\n",
+        f'\t\t\t<cdta bdata="{_hex(settings)}"/>\n',
     ]
+    body = [f'\t\t\t\t<tdgp>\n\t\t\t\t\t<tdbs><tdb4 bdata="{"00" * 16}"/><cdat bdata="{"00" * 16}"/></tdbs>\n']
     for text in expressions:
-        parts.append(f'\t\t\t\t\t<tdbs><cdat bdata="0000"/><string>{_escape_expression(text)}</string></tdbs>\n')
-    parts.append("\t\t\t\t</tdgp>\n\t\t\t</Layr>\n\t\t</Item>\n")
+        body.append(f'\t\t\t\t\t<tdbs><cdat bdata="0000"/><string>{_escape_expression(text)}</string></tdbs>\n')
+    body.append("\t\t\t\t</tdgp>\n")
+    parts.append(_layer(next(layer_ids), "layer 1", 0, comp, "".join(body)))
+    for number, source in enumerate(sources, 1):
+        parts.append(_layer(next(layer_ids), f"footage {number}", source, comp, ""))
+    if comp.fonts:
+        parts.append(_layer(next(layer_ids), "Title", 0, comp, _text_body(comp.name, comp.fonts), layer_type=3))
+    parts.append("\t\t</Item>\n")
     return "".join(parts)
 
 
-def _render_queue(output_folder: str, output_template: str) -> str:
-    folder, _ = _split_folder(output_folder)
+def _output_module(item: QueueSpec, comp: CompSpec) -> str:
+    folder = ""
+    if item.output_folder is not None:
+        path, _ = _split_folder(item.output_folder)
+        folder = "\t\t\t\t<Als2>\n" + _file_reference(path, True, "\t\t\t\t\t") + "\t\t\t\t</Als2>\n"
+    return (
+        "\t\t\t<list>\n"
+        f'\t\t\t\t<lhd3 bdata="{_hex(chunks.lhd3(1, chunks.OUTPUT_SETTINGS_SIZE))}"/>\n'
+        f'\t\t\t\t<ldat bdata="{"00" * chunks.OUTPUT_SETTINGS_SIZE}"/>\n'
+        "\t\t\t</list>\n"
+        "\t\t\t<LOm>\n"
+        f'\t\t\t\t<Roou bdata="{_hex(chunks.roou(item.format_id, comp.width, comp.height))}"/>\n'
+        f'\t\t\t\t<Ropt bdata="{item.format_id.encode("latin-1").hex()}{"00" * 20}"/>\n'
+        + folder
+        + f"\t\t\t\t<string>{_escape_text(item.format)}</string>\n"
+        f"\t\t\t\t<string>{_escape_text(item.output_template)}</string>\n"
+        "\t\t\t</LOm>\n"
+    )
+
+
+def _render_queue(queue: Sequence[QueueSpec], comps: Sequence[CompSpec], comp_ids: Sequence[int]) -> str:
+    settings, entries = [], []
+    for item in queue:
+        index = item.comp if isinstance(item.comp, int) else [c.name for c in comps].index(item.comp)
+        comp = comps[index]
+        settings.append(chunks.render_settings(comp_ids[index], item.queued, comp.frame_rate, item.span))
+        if item.comment:
+            entries.append(f"\t\t\t<RCom>\n\t\t\t\t<string>{_escape_text(item.comment)}</string>\n\t\t\t</RCom>\n")
+        entries.append(_output_module(item, comp))
+    data = f'\t\t\t<ldat bdata="{_hex(b"".join(settings))}"/>\n' if settings else ""
     return (
         "\t<LRdr>\n"
-        "\t\t<LItm>\n"
-        f'\t\t\t<ldat bdata="{"00" * 16}"/>\n'
-        "\t\t\t<LOm>\n"
-        f'\t\t\t\t<Roou bdata="{"00" * 16}"/>\n'
-        "\t\t\t\t<Als2>\n"
-        + _file_reference(folder, True, "\t\t\t\t\t")
-        + "\t\t\t\t</Als2>\n"
-        "\t\t\t\t<string>Lossless</string>\n"
-        f"\t\t\t\t<string>{_escape_text(output_template)}</string>\n"
-        "\t\t\t</LOm>\n"
-        "\t\t</LItm>\n"
+        '\t\t<Rhed bdata="000100020000000000000000038205e400000001"/>\n'
+        f'\t\t<Rout bdata="{_hex(chunks.rout([q.queued for q in queue]))}"/>\n'
+        "\t\t<list>\n"
+        f'\t\t\t<lhd3 bdata="{_hex(chunks.lhd3(len(queue), chunks.RENDER_SETTINGS_SIZE))}"/>\n'
+        + data
+        + "\t\t</list>\n"
+        "\t\t<LItm>\n" + "".join(entries) + "\t\t</LItm>\n"
         "\t</LRdr>\n"
     )
 
 
-def sample_project_text(footage: Sequence[str] = (), comps: Sequence[str] = ("Main",),
+def sample_project_text(footage: Sequence[str] = (), comps: Sequence[Union[str, CompSpec]] = ("Main",),
                         output_folder: Optional[str] = None,
                         output_template: str = "[compName]_[#####].png",
-                        expressions: Sequence[str] = ()) -> str:
-    """The project's XML text; pure, so tests can look at it without touching disk."""
+                        expressions: Sequence[str] = (), queue: Optional[Sequence[QueueSpec]] = None) -> str:
+    """The project's XML text; pure, so tests can look at it without touching disk.
+
+    Without ``queue``, ``output_folder`` makes one queued item rendering the first comp (the simulator's convention
+    is that queue item k renders the k-th comp, and the default keeps that true). The first comp holds a layer
+    with the ``expressions`` and one layer per footage item."""
     if isinstance(footage, str) or isinstance(comps, str) or isinstance(expressions, str):
         raise TypeError("footage, comps and expressions are sequences of strings, not one string")
+    specs = [c if isinstance(c, CompSpec) else CompSpec(name=c) for c in comps]
     for value in footage:
         _check_text(value, "footage path")
         if not value:
             raise ValueError("footage path must not be empty")
-    for value in comps:
-        _check_text(value, "comp name")
+    for spec in specs:
+        _check_text(spec.name, "comp name")
+        for font in spec.fonts:
+            _check_text(font, "font name")
     for value in expressions:
         _check_text(value, "expression")
     _check_text(output_template, "output template")
@@ -177,6 +275,15 @@ def sample_project_text(footage: Sequence[str] = (), comps: Sequence[str] = ("Ma
         _check_text(output_folder, "output folder")
         if not output_folder:
             raise ValueError("output folder must not be empty")
+    if queue is None:
+        queue = [QueueSpec(0, output_folder=output_folder, output_template=output_template)] \
+            if output_folder is not None else []
+    for item in queue:
+        for text in (item.output_template, item.format, item.comment, item.output_folder or ""):
+            _check_text(text, "render-queue text")
+        if isinstance(item.comp, int) and not 0 <= item.comp < len(specs) or \
+                isinstance(item.comp, str) and item.comp not in [c.name for c in specs]:
+            raise ValueError(f"render-queue item renders comp {item.comp!r}, which is not written")
     parts: List[str] = [
         '<?xml version="1.0" encoding="UTF-8"?>\n',
         f'<AfterEffectsProject xmlns="{NAMESPACE}" majorVersion="1" minorVersion="0">\n',
@@ -186,31 +293,34 @@ def sample_project_text(footage: Sequence[str] = (), comps: Sequence[str] = ("Ma
         "\t<Fold>\n",
     ]
     item_id = 1
+    footage_ids = []
     for path in footage:
         parts.append(_footage_item(path, item_id))
+        footage_ids.append(item_id)
         item_id += 1
-    for index, name in enumerate(comps):
-        # expressions live in the first comp: one place is enough for every scanner and converter test
-        parts.append(_comp_item(name, item_id, expressions if index == 0 else ()))
-        item_id += 1
+    comp_ids = list(range(item_id, item_id + len(specs)))
+    layer_ids = count(comp_ids[-1] + 1 if comp_ids else item_id)
+    for index, spec in enumerate(specs):
+        # expressions and footage layers live in the first comp: one place is enough for every scanner and test
+        parts.append(_comp_item(spec, comp_ids[index], layer_ids, expressions if index == 0 else (),
+                                footage_ids if index == 0 else ()))
     parts.append("\t</Fold>\n")
-    if output_folder is not None:
-        parts.append(_render_queue(output_folder, output_template))
+    parts.append(_render_queue(queue, specs, comp_ids))
     parts.append("</AfterEffectsProject>\n")
     return "".join(parts)
 
 
 def write_sample_project(path: Union[str, "os.PathLike[str]"], footage: Sequence[str] = (),
-                         comps: Sequence[str] = ("Main",), output_folder: Optional[str] = None,
+                         comps: Sequence[Union[str, CompSpec]] = ("Main",), output_folder: Optional[str] = None,
                          output_template: str = "[compName]_[#####].png",
-                         expressions: Sequence[str] = ()) -> Path:
+                         expressions: Sequence[str] = (), queue: Optional[Sequence[QueueSpec]] = None) -> Path:
     """Write the project atomically (temp file in the same folder, then rename) and return its path.
 
     A footage path ending in a separator is an image-sequence folder (`target_is_folder="1"`); paths, names and
     expressions are given unescaped and written XML-escaped.
     """
     text = sample_project_text(footage=footage, comps=comps, output_folder=output_folder,
-                               output_template=output_template, expressions=expressions)
+                               output_template=output_template, expressions=expressions, queue=queue)
     dst = Path(path)
     with atomic_write(dst) as handle:
         handle.write(text.encode("utf-8"))

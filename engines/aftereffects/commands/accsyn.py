@@ -312,6 +312,9 @@ def build_submission(args: argparse.Namespace) -> tuple:
         entries, _shares, _node = load_accsyn_mappings(args.accsyn_mappings)
         mapped += [dict(e) for e in entries]
     warnings: List[str] = []
+    from engines.aftereffects.preflight_job import check_submission
+
+    warnings += check_submission(project_path, args.comp, args.rqindex, args.frames)  # a wrong comp: exit 2 here
     try:
         from remap.scan import scan
 

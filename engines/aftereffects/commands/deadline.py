@@ -24,6 +24,7 @@ from engines.aftereffects.commands._options import (
 )
 from engines.aftereffects.deadline_bundle import KINDS, BundleError, BundleRequest, write_bundle
 from engines.aftereffects.options import on_surface
+from engines.aftereffects.preflight_job import check_submission
 
 INSTALL_HINT = "pip install 'aefarm[deadline]'"
 _int = whole_number
@@ -130,6 +131,7 @@ def request_from_args(args: argparse.Namespace) -> BundleRequest:
 
 def _write(args: argparse.Namespace) -> Path:
     req = request_from_args(args)
+    req.warnings += check_submission(req.project, req.comp, req.rqindex, req.frames)  # before anything is written
     bundle = write_bundle(req, Path(args.bundle_dir) if args.bundle_dir else None, force=args.force)
     for warning in req.warnings:
         print(f"aefarm deadline: warning: {warning}", file=sys.stderr)

@@ -16,6 +16,7 @@ from aefarm_common import exitcodes
 from engines.aftereffects.commands._options import add_option_arguments, add_target_arguments, option_values
 from engines.aftereffects.job import Job
 from engines.aftereffects.options import on_surface
+from engines.aftereffects.preflight import absolute_output
 from remap.cli_args import add_rule_arguments, rules_from_args
 from stmpo.errors import StmpoError
 from stmpo.frames import FrameSet, aws_batch_slice_from_env
@@ -50,8 +51,8 @@ def add_parser(subparsers: "argparse._SubParsersAction", parents: Sequence[argpa
     parser.add_argument("--target-os", choices=OS_NAMES, default=None,
                         help="OS the project is converted for (default: this one)")
     parser.add_argument("--converted-dir", metavar="DIR",
-                        help="folder for the remapped copy of the project (default: beside the input; use a local "
-                             "folder when the project's share is read-only)")
+                        help="folder for the remapped copy of the project (default: the per-user work folder, "
+                             "AEFARM_WORK_DIR; never beside the input)")
     parser.add_argument("--env-file", metavar="FILE", help="JSON environment {common, linux, mac, windows} or flat")
     add_option_arguments(parser, on_surface("cli"))
     command = parser.add_argument_group("this command")
@@ -106,9 +107,7 @@ def build_job(args: argparse.Namespace) -> Job:
         from engines.aftereffects.envs import load_env_file, resolve_envs
 
         env = resolve_envs(load_env_file(args.env_file), os_name=target_os, rules=rules)
-    output = args.output
-    if not os.path.isabs(output) and not output.startswith("\\\\"):
-        output = os.path.abspath(output)
+    output = absolute_output(args.output)  # another OS's absolute path is kept: the preflight maps or refuses it
     values = option_values(args, on_surface("cli"))
     for name in ("scratch", "report", "report_html"):
         if values[name]:
