@@ -36,6 +36,14 @@ def project(tmp_path):
     return write_sample_project(tmp_path / "shot.aepx")
 
 
+def _gone(proc: psutil.Process) -> bool:
+    """The process has exited (or is a zombie nobody reaped yet); race-free against it exiting while we look."""
+    try:
+        return not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def render(tmp_path, project, aerender, spec, children, env=None, pattern="[compName]_[#####].png", **opts):
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
@@ -168,7 +176,7 @@ def test_launcher_killed_orphaned_worker_is_reaped(tmp_path, project, aerender_s
     assert victims.get("workers"), "no worker found to orphan"
     assert report.ok, log
     for worker in victims["workers"]:
-        assert not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE
+        assert _gone(worker)
     assert any(c["exit_code"] == -9 for c in report.chunks)
 
 
@@ -322,7 +330,7 @@ def test_terminate_tree_kills_processes_ignoring_sigterm():
     child, grandchild = _start_tree("group")
     child.terminate_tree(grace=0.5)
     assert child.join(10)
-    assert not grandchild.is_running() or grandchild.status() == psutil.STATUS_ZOMBIE
+    assert _gone(grandchild)
     assert child.alive_tree() == []
 
 
@@ -333,7 +341,7 @@ def test_a_grandchild_that_left_the_group_is_reaped_through_the_recorded_descend
     assert grandchild.pid in child.known
     os.kill(child.pid, signal.SIGKILL)
     assert child.join(15)  # the waiter reaps what is left of the tree before reporting the exit
-    assert not grandchild.is_running() or grandchild.status() == psutil.STATUS_ZOMBIE
+    assert _gone(grandchild)
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="Linux CPU affinity")
