@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
 
 @dataclass
@@ -29,4 +29,7 @@ class RunOptions:
     ffmpeg: Optional[str] = None
     use_increment: bool = False
     handoff: bool = True  # start a thief while the slot's child renders its last seconds (hides the start-up)
+    allow: Tuple[str, ...] = ()  # warning classes (stmpo.diagnosis) that warn instead of failing the chunk
+    finish_grace: float = 10.0  # seconds a tree may linger after "Finished composition"/"Total Time Elapsed"
+    pilot: bool = True  # start one child first, the others once it renders (a permanent error costs one launch)
     tick: float = 0.1

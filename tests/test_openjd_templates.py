@@ -34,7 +34,7 @@ OPENJD = str(BIN / "openjd")
 TEMPLATES = {kind: template_path(kind) for kind in ("image", "video")}
 COMMON_PARAMETERS = {"ProjectFile", "CompName", "RenderQueueIndex", "OutputDir", "OutputPattern", "Frames",
                      "ChunkSize", "Concurrency", "MaxConcurrency", "RamPerChildGB", "MultiFrameRendering",
-                     "CpuAffinity", "Retries", "StallTimeout", "FailFast", "AerenderPath", "FontsDir"}
+                     "CpuAffinity", "Retries", "StallTimeout", "FailFast", "AllowWarnings", "AerenderPath", "FontsDir"}
 
 
 def load(kind: str) -> dict:

@@ -40,7 +40,8 @@ from stmpo.settings import RunOptions
 KINDS = ("image", "video")
 BUNDLE_ONLY = {"ProjectFile", "OutputDir", "OutputPattern", "Frames", "ChunkSize", "FontsDir"}
 ACCSYN_APP_ONLY = {"input_conversion", "arguments", "output_template"}
-OPENJD_TYPES = {INT: "INT", FLOAT: "FLOAT", BOOL: "STRING", PROGRAM: "PATH", PATH: "PATH", "text": "STRING"}
+OPENJD_TYPES = {INT: "INT", FLOAT: "FLOAT", BOOL: "STRING", PROGRAM: "PATH", PATH: "PATH", "text": "STRING",
+                "choices": "STRING"}
 
 
 def template(kind: str) -> dict:
@@ -90,6 +91,7 @@ def test_defaults_are_the_settings_fields_own():
     ("min_chunk", 2, 1, 100000),
     ("kill_grace", 5.0, 0, 600),
     ("stagger", 0.0, 0, 600),
+    ("finish_grace", 10.0, 0, 600),
 ])
 def test_chosen_bounds_are_pinned(name, default, low, high):
     option = BY_NAME[name]

@@ -1,8 +1,8 @@
 """One render option as a record: its names on every surface, and how its values are read, checked and written.
 
 The table itself (which options exist, their names and bounds) is ``engines.aftereffects.options``; this module is
-the grammar every surface shares: the kinds of value (whole number, number, boolean, choice, text, path, program,
-percent pair), "not set" spelled per surface (``auto``, ``0``, ``""``), bounds and their one-line errors, the help
+the grammar every surface shares: the kinds of value (whole number, number, boolean, choice, a comma list of choices,
+text, path, program, percent pair), "not set" spelled per surface (``auto``, ``0``, ``""``), bounds and their one-line errors, the help
 text with default and bounds, and the default read from the settings dataclass an option feeds.
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ from stmpo.plan import PlanSettings
 from stmpo.settings import RunOptions
 
 # kinds of value
-INT, FLOAT, BOOL, CHOICE, TEXT, PATH, PROGRAM, PERCENTS = (
-    "int", "float", "bool", "choice", "text", "path", "program", "percents")
+INT, FLOAT, BOOL, CHOICE, TEXT, PATH, PROGRAM, PERCENTS, CHOICES = (
+    "int", "float", "bool", "choice", "text", "path", "program", "percents", "choices")
 NUMBERS = (INT, FLOAT)
 # what an option feeds
 TARGET, PLAN, RUN, JOB = "target", "plan", "run", "job"
@@ -109,6 +109,8 @@ class RenderOption:
             shown = self.auto or ""
         elif self.kind == BOOL:
             shown = "on" if default else "off"
+        elif self.kind == CHOICES:
+            shown = ",".join(default) or "none"
         else:
             shown = f"{default:g}" if isinstance(default, float) else str(default)
         extra = [f"default {shown}"] if shown else []
@@ -139,6 +141,8 @@ class RenderOption:
             raise error(f"{where}: expected true or false")
         if self.kind == CHOICE and value not in self.choices:
             raise error(f"{where}: expected one of {', '.join(self.choices)}")
+        if self.kind == CHOICES and not (isinstance(value, tuple) and all(v in self.choices for v in value)):
+            raise error(f"{where}: expected a comma list of {', '.join(self.choices)}")
         if self.kind == PERCENTS:
             if not (isinstance(value, tuple) and len(value) == 2 and all(
                     isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 100 for v in value)):
@@ -156,6 +160,8 @@ class RenderOption:
         where = self.name_on(surface)
         if raw is None:
             return None
+        if self.kind == CHOICES and isinstance(raw, (list, tuple)) and all(isinstance(v, str) for v in raw):
+            raw = ",".join(raw)  # accsyn parameters may hold a JSON list
         text = raw.strip() if isinstance(raw, str) else None
         if text == "" or (text is not None and self.auto and text.lower() == self.auto):
             return None
@@ -183,6 +189,11 @@ class RenderOption:
             raise error(f"{where} {raw!r}: expected text")
         if self.kind == CHOICE:
             return self.check(text.lower(), surface, error, shown=raw)
+        if self.kind == CHOICES:
+            named = [part.strip().lower() for part in text.split(",") if part.strip()]
+            ordered = tuple(c for c in self.choices if c in named)  # table order, each once
+            return self.check(ordered if len(set(named)) == len(ordered) else tuple(named), surface, error,
+                              shown=raw)
         if self.kind == PERCENTS:
             parts = text.replace(",", " ").split()
             try:
@@ -199,7 +210,11 @@ class RenderOption:
                 return "0" if self.kind in NUMBERS else ""
             if self.kind == BOOL:
                 return "true" if value else "false"
+            if self.kind == CHOICES:
+                return ",".join(value)
             return number_text(value) if self.kind in NUMBERS else str(value)
+        if self.kind == CHOICES:
+            return ",".join(value or ())
         if value is None:
             if self.auto:
                 return self.auto

@@ -23,6 +23,9 @@ fail_fast                   --fail-fast / --no-fail-fast fail_fast        FailFa
 startup_timeout             --startup-timeout S          startup_timeout  -                   run    30..86400
 stall_timeout               --stall-timeout S            stall_timeout    StallTimeout        run    30..86400
 kill_grace                  --kill-grace S               kill_grace       -                   run    0..600
+finish_grace                --finish-grace S             finish_grace     -                   run    0..600
+allow                       --allow CLASS,...            allow            AllowWarnings       run    classes
+pilot                       --pilot / --no-pilot         pilot            -                   run    bool
 stagger                     --stagger S                  stagger          -                   run    0..600
 use_increment               --use-increment / --no-...   use_increment    -                   run    bool
 scratch                     --scratch DIR                -                -                   run    path
@@ -56,6 +59,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Type
 from engines.aftereffects.option_record import (
     BOOL,
     CHOICE,
+    CHOICES,
     FLOAT,
     INT,
     JOB,
@@ -71,6 +75,7 @@ from engines.aftereffects.option_record import (
     RenderOption,
     number_text,
 )
+from stmpo.diagnosis import FAILING_BY_DEFAULT
 from stmpo.plan import RAM_PER_CHILD_GB_MFR, RAM_PER_CHILD_GB_NO_MFR, PlanSettings
 from stmpo.settings import RunOptions
 
@@ -113,6 +118,15 @@ OPTIONS: Tuple[RenderOption, ...] = (
                  unit="seconds"),
     RenderOption("kill_grace", RUN, FLOAT, "seconds between SIGTERM and SIGKILL", metavar="S", accsyn="kill_grace",
                  low=0, high=600, unit="seconds"),
+    RenderOption("finish_grace", RUN, FLOAT, "seconds an aerender that printed Finished composition / Total Time "
+                 "Elapsed may take to exit before its process tree is ended (not a failure)", metavar="S",
+                 accsyn="finish_grace", low=0, high=600, unit="seconds"),
+    RenderOption("allow", RUN, CHOICES, "After Effects warnings that only warn instead of failing the chunk "
+                 "(missing footage, fonts or effects make every frame wrong)", metavar="CLASS,...",
+                 accsyn="allow", openjd="AllowWarnings", choices=tuple(sorted(FAILING_BY_DEFAULT))),
+    RenderOption("pilot", RUN, BOOL, "start one child first and the others once it renders, so an error every "
+                 "child would hit (an unknown template, an unreadable project) costs one After Effects launch",
+                 accsyn="pilot"),
     RenderOption("stagger", RUN, FLOAT, "seconds between child starts", metavar="S", accsyn="stagger", low=0,
                  high=600, unit="seconds"),
     RenderOption("use_increment", RUN, BOOL, "stepped frames as one aerender -i run per child (aerender's -i "
@@ -233,6 +247,8 @@ def cli_arguments(values: Mapping[str, Any], options: Optional[Iterable[RenderOp
             argv.append(option.flag if value else str(option.negative_flag))
         elif option.kind == PERCENTS:
             argv += [option.flag, f"{value[0]} {value[1]}"]
+        elif option.kind == CHOICES:
+            argv += [option.flag, ",".join(value)]
         else:
             argv += [option.flag, number_text(value) if option.kind in NUMBERS else str(value)]
     return argv
