@@ -1,32 +1,43 @@
-"""One aerender child as a whole process tree: start it isolated, read its lines, and leave nothing behind.
+"""One aerender child as a whole process tree: start it isolated, read its lines, know when ALL of it has exited, and
+leave nothing behind.
 
 aerender starts After Effects as a separate process; killing only aerender orphans AE, which keeps rendering and
 holds its licence. So every child is started through the OS's process control (``stmpo.proc``: its own process
 group/session on POSIX, a Job Object with kill-on-close on Windows), and termination is: a polite stop to the whole
 tree, a grace period, then the hard end of the whole group or job AND of every descendant we have seen while it was
-alive (recorded with its create time, so a reused pid is never hit). The recording matters when a launcher dies
-first: its worker is re-parented to init and invisible to a tree walk from the launcher; a worker that left the
-process group (setsid) is invisible to killpg. Either way it is still reaped.
+alive (recorded with its create time, so a reused pid is never hit).
 
-This module is the same on every OS: how a tree is held together and ended is ``stmpo.proc``'s business.
+Who belongs to the tree: the launcher, its descendants (found by parentage once a second), the members of its
+group or job, and every process carrying the invocation's tree tag (``stmpo.proc.base.TREE_TAG``) in its
+environment -- which finds a worker that left the group (``setsid``) and was orphaned before any snapshot, whoever
+its parent is now (``TreeTags``).
 
-Exit handling runs in a waiter thread per child: wait for the launcher, reap leftovers of the tree, join the pipe
-readers, then report the exit -- so the exit always arrives after the child's last line.
+When the child is finished: when its whole tree has exited, not when the launcher did (FORMATS.md §7: the launcher
+can exit 0 while the After Effects process it started is still writing the last frame). After a launcher exit 0
+the waiter waits for the rest of the tree, without a limit of its own: the executor bounds the wait (its stall
+watchdog, the finish grace, a cancel) by calling ``terminate_tree``. After a launcher that failed (non-zero exit, a
+signal) what is left is ended at once: its lines go nowhere, so nothing it writes could ever be proven.
+
+Exit handling runs in a waiter thread per child: wait for the launcher, wait for (or end) the rest of the tree, join
+the pipe readers, then report the exit -- so the exit always arrives after the child's last line.
 """
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 import psutil
 
 from stmpo.proc import process_control
-from stmpo.proc.base import ProcessControl, ProcessTable, Spawned
+from stmpo.proc.base import TREE_TAG, ProcessControl, ProcessTable, Spawned
 from stmpo.reader import LineMux, ReaderHandle, start_pump
 
 DEFAULT_GRACE = 5.0
+TREE_POLL = 0.25  # seconds between looks at a tree whose launcher exited but whose other processes still run
+TAG_SLACK = 2.0  # create times from the process table are offset by up to a second (boot time rounding)
 
 
 def descendants_in(table: ProcessTable, roots: Sequence[int]) -> Dict[int, float]:
@@ -44,36 +55,79 @@ def descendants_in(table: ProcessTable, roots: Sequence[int]) -> Dict[int, float
     return found
 
 
+class TreeTags:
+    """Which process carries which tree tag: each process's environment is read once (keyed by pid and create
+    time), so a snapshot costs a read only for processes new since the last one. Shared by every child of a run."""
+
+    def __init__(self, control: ProcessControl) -> None:
+        self.control = control
+        self._seen: Dict[Tuple[int, float], Optional[str]] = {}
+        self._lock = threading.Lock()
+
+    def tagged(self, table: ProcessTable, since: float, match: Callable[[str], bool]) -> Dict[int, float]:
+        """pid -> create time of the processes in ``table`` created after ``since`` (seconds since the epoch) whose
+        tag ``match`` accepts."""
+        found: Dict[int, float] = {}
+        with self._lock:
+            for pid, (_, created) in table.items():
+                if created < since - TAG_SLACK:
+                    continue
+                key = (pid, round(created, 2))
+                if key not in self._seen:
+                    self._seen[key] = self.control.tree_tag(pid)
+                tag = self._seen[key]
+                if tag is not None and match(tag):
+                    found[pid] = created
+            if len(self._seen) > 4 * max(64, len(table)):  # forget processes long gone
+                alive = {(pid, round(created, 2)) for pid, (_, created) in table.items()}
+                self._seen = {k: v for k, v in self._seen.items() if k in alive}
+        return found
+
+
 def _warn_on_stderr(text: str) -> None:
     sys.stderr.write(f"aefarm: warning: {text}\n")
 
 
 class ChildProcess:
-    """A started aerender tree. ``on_line(stream, text)`` is called from reader threads; ``on_exit(code)`` from the
-    waiter thread after the last line. ``control`` is this OS's process control (default: ``process_control()``);
-    ``on_warning(text)`` hears what degraded without stopping the child (not pinned, no Job Object)."""
+    """A started aerender tree. ``on_line(stream, text)`` is called from reader threads; ``on_launcher_exit(code)``
+    from the waiter when the launcher exits (the rest of the tree may still run); ``on_exit(code)`` from the waiter
+    once the whole tree is gone, after the last line (``code``: the launcher's exit status). ``control`` is this OS's
+    process control (default: ``process_control()``); ``on_warning(text)`` hears what degraded without stopping the
+    child (not pinned, no Job Object). ``tag``: the tree tag put into the child's environment (None: no tag);
+    ``tags``: the run's shared ``TreeTags``."""
 
     def __init__(self, argv: Sequence[str], *, env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = None,
                  cpus: Optional[Sequence[int]] = None, on_line: Callable[[str, str], None],
                  on_exit: Optional[Callable[[Optional[int]], None]] = None, name: str = "child",
                  reap_grace: float = 2.0, mux: Optional[LineMux] = None, control: Optional[ProcessControl] = None,
-                 on_warning: Callable[[str], None] = _warn_on_stderr) -> None:
+                 on_warning: Callable[[str], None] = _warn_on_stderr, tag: Optional[str] = None,
+                 tags: Optional[TreeTags] = None,
+                 on_launcher_exit: Optional[Callable[[Optional[int]], None]] = None) -> None:
         self.argv = list(argv)
         self.env = dict(env) if env is not None else None
+        self.tag = tag
+        if tag is not None:
+            self.env = dict(os.environ if self.env is None else self.env)
+            self.env[TREE_TAG] = tag
         self.cwd = cwd
         self.cpus = tuple(cpus) if cpus else None
         self.on_line = on_line
         self.on_exit = on_exit
+        self.on_launcher_exit = on_launcher_exit
         self.name = name
         self.reap_grace = reap_grace
         self.mux = mux  # one reader thread for every child's pipes (cheapest); None: a thread per pipe
         self.control = control if control is not None else process_control()
+        self.tags = tags if tags is not None else (TreeTags(self.control) if tag is not None else None)
         self.on_warning = on_warning
         self.spawned: Optional[Spawned] = None
         self.pid: Optional[int] = None
         self.create_time: Optional[float] = None
+        self.started_wall = 0.0
         self.returncode: Optional[int] = None
+        self.launcher_exited = threading.Event()
         self.known: Dict[int, float] = {}  # descendants seen while alive: pid -> create time
+        self.by_tag: Set[int] = set()  # of those, found only by their tree tag (they had left the tree's parentage)
         self._lock = threading.Lock()
         self._readers: List[Union[ReaderHandle, threading.Thread]] = []  # both have join(timeout)
         self._waiter: Optional[threading.Thread] = None
@@ -83,6 +137,7 @@ class ChildProcess:
     # ---------------------------------------------------------------------------------------------- start
     def start(self) -> int:
         """Start the tree and its readers and waiter; the child's pid. OSError when it cannot be started."""
+        self.started_wall = time.time()
         spawned = self.control.spawn(self.argv, env=self.env, cwd=self.cwd, cpus=self.cpus, warn=self.on_warning)
         self.spawned = spawned
         self.pid = spawned.pid
@@ -108,9 +163,21 @@ class ChildProcess:
         assert self.spawned is not None
         popen = self.spawned.popen
         code = popen.wait()
-        # the launcher is gone: anything left of its tree (a worker still writing, a re-parented orphan) goes too
+        self.returncode = code
+        self.launcher_exited.set()
+        if self.on_launcher_exit is not None:
+            self.on_launcher_exit(code)
         self.record_descendants()
-        self.kill_tree(grace=self.reap_grace if code == 0 else 0.0)
+        if code == 0:
+            # the launcher is done, the tree may not be: a worker still writing is waited for (the executor bounds
+            # the wait by calling terminate_tree), never killed into a partial file
+            while self.tree_alive():
+                time.sleep(TREE_POLL)
+                self.record_descendants()
+                self.control.reap_adopted()
+        # a failed launcher: what is left of its tree writes for nobody (its lines go nowhere); end it now
+        self.kill_tree(grace=0.0)
+        self.control.reap_adopted()
         finished = [reader.join(timeout=5.0) is not False for reader in self._readers]
         for stream, done in zip((popen.stdout, popen.stderr), finished):
             try:
@@ -118,7 +185,6 @@ class ChildProcess:
                     stream.close()
             except OSError:
                 pass
-        self.returncode = code
         self.control.release(self.spawned)
         self.exited.set()
         if self.on_exit is not None:
@@ -129,7 +195,8 @@ class ChildProcess:
         return self.returncode if self.exited.is_set() else None
 
     def record_descendants(self, table: Optional[ProcessTable] = None) -> None:
-        """Remember every current descendant (and descendants of those remembered) with its create time."""
+        """Remember every current descendant (and descendants of those remembered) and every process carrying this
+        tree's tag, with its create time."""
         if self.pid is None:
             return
         if table is None:
@@ -137,8 +204,18 @@ class ChildProcess:
                 table = self.control.process_table()
             except psutil.Error:
                 return
-        found = descendants_in(table, [self.pid, *self.known])
+        tagged: Dict[int, float] = {}
+        if self.tag is not None and self.tags is not None:
+            tag = self.tag
+            tagged = self.tags.tagged(table, self.started_wall, lambda seen: seen == tag)
+            tagged.pop(self.pid, None)
         with self._lock:
+            roots = [self.pid, *self.known, *tagged]
+        found = descendants_in(table, roots)
+        by_parent = set(descendants_in(table, [self.pid, *self.known]))
+        found.update(tagged)
+        with self._lock:
+            self.by_tag.update(pid for pid in tagged if pid not in by_parent and pid not in self.known)
             self.known.update(found)
 
     def alive_tree(self) -> List[psutil.Process]:
@@ -150,8 +227,11 @@ class ChildProcess:
             candidates[self.pid] = self.create_time
         for pid, created in candidates.items():
             proc = _same_process(pid, created)
-            if proc is not None and proc.status() != psutil.STATUS_ZOMBIE:
-                alive.append(proc)
+            try:
+                if proc is not None and proc.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(proc)
+            except psutil.Error:
+                continue
         return alive
 
     def tree_alive(self) -> bool:
@@ -176,7 +256,7 @@ class ChildProcess:
         """Ask the whole tree to stop (SIGTERM / CTRL_BREAK), wait ``grace`` seconds, then end whatever is left."""
         self.terminating = True
         if self.spawned is None or self.exited.is_set():
-            return  # the waiter already reaped the whole tree when the launcher exited
+            return  # the waiter already saw the whole tree gone
         self.record_descendants()
         self.control.stop(self.spawned, self._members())
         self.kill_tree(grace=grace)
@@ -192,6 +272,8 @@ class ChildProcess:
             return
         self.control.kill(self.spawned, self._members())
         for proc in self.alive_tree():
+            if proc.pid == self.pid:
+                continue  # the launcher is its Popen's to wait for: psutil would reap it and steal its exit status
             try:
                 proc.wait(timeout=5.0)
             except (psutil.Error, psutil.TimeoutExpired):

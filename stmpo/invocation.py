@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, TypedDict, Union
 
 from stmpo.aerender import build_command
 from stmpo.children import ChildProcess
+from stmpo.diagnosis import Failure
 from stmpo.seams import RenderJob
 
 
@@ -39,19 +40,35 @@ class Invocation:
     argv: List[str]
     started: float  # monotonic
     started_wall: float
+    tag: Optional[str] = None  # the tree tag in its environment (stmpo.proc.base.TREE_TAG)
     process: Optional[ChildProcess] = None
     pid: Optional[int] = None
     launched: bool = False  # AE reported a comp start or a frame: the start-up allowance is over
     last_progress: float = 0.0
     rendered: int = 0
-    fatal: Optional[str] = None
+    fatal: Optional[str] = None  # the first fatal line (or why it could not start)
+    fatal_lines: List[str] = field(default_factory=list)
+    trusted_upto: Optional[int] = None  # frames reported after its first fatal line are never delivered
+    start_error: Optional[str] = None  # it could not be started
     stalled: Optional[str] = None
-    exit_code: Optional[int] = None
+    exit_code: Optional[int] = None  # the launcher's exit status
     ended_wall: Optional[float] = None
     segment: Optional[Path] = None
-    # the last frame reported but not yet delivered: aerender may print a frame's PROGRESS line before its output
-    # module has closed the file, so a frame moves into place only once the NEXT frame is reported (or on exit 0)
-    reported: Optional[int] = None
+    # frame proof (stmpo.delivery): frames whose own progress line appeared, in line order; how many of those are
+    # proven closed; which this invocation delivered; which closed files failed the structural check, and why
+    reported: List[int] = field(default_factory=list)
+    closed: int = 0
+    delivered: List[int] = field(default_factory=list)
+    rejected: Dict[int, str] = field(default_factory=dict)
+    finished_at: Optional[float] = None  # monotonic time of its first "Finished composition"/"Total Time Elapsed"
+    lingered: bool = False  # its tree outlived the finish grace and was ended by us (not a failure by itself)
+    launcher_exit: Optional[int] = None  # the launcher's status when it exited before the rest of its tree
+    launcher_ended_wall: Optional[float] = None
+    warnings: List[Tuple[str, str, bool]] = field(default_factory=list)  # (class, line, fails the chunk)
+    failing_warning: Optional[Tuple[str, str]] = None  # (class, line) of the first warning that fails it
+    unparsed: int = 0  # lines that look like frame progress but do not parse
+    by_tag: List[int] = field(default_factory=list)  # processes of its tree found only by their tree tag
+    failure: Optional[Failure] = None  # why it failed (stmpo.outcome), None when it did not
 
 
 @dataclass
@@ -98,6 +115,16 @@ class LineEvent:
 
 
 @dataclass(frozen=True)
+class LauncherExitEvent:
+    """The launcher of invocation ``seq`` of chunk ``chunk`` exited with ``code``; the rest of its tree may still
+    run (the waiter thread)."""
+
+    chunk: int
+    seq: int
+    code: Optional[int]
+
+
+@dataclass(frozen=True)
 class ExitEvent:
     """Invocation ``seq`` of chunk ``chunk`` ended: its tree is gone and its last line was queued before this (the
     waiter thread). ``code`` None when it never started."""
@@ -107,19 +134,25 @@ class ExitEvent:
     code: Optional[int]
 
 
-LoopEvent = Union[LineEvent, ExitEvent]
+LoopEvent = Union[LineEvent, LauncherExitEvent, ExitEvent]
 """What the children's threads put on the executor's queue, in the order it happened."""
 
 
 def exit_reason(run: ChunkRun, inv: Invocation, clean: bool) -> str:
     """Why a chunk ended with this invocation's exit ("" when it ended well)."""
-    if run.killed is not None and not clean:
+    failure = inv.failure
+    if run.killed is not None and not clean and (failure is None or not failure.permanent):
         return f"stopped: {run.killed}"
+    if failure is not None and failure.reason in ("stall", "crash", "incomplete", "stopped"):
+        return failure.text
+    if failure is not None:
+        text = failure.text + (" (exit code 0)" if inv.exit_code == 0 and failure.text in inv.fatal_lines else "")
+        return f"{failure.kind} failure ({failure.reason}): {text}"
     if inv.stalled:
         return inv.stalled
     if inv.fatal:
         return inv.fatal + ("" if inv.exit_code not in (0,) else " (exit code 0)")
-    if inv.exit_code != 0:
+    if inv.exit_code != 0 and not inv.lingered:
         return f"exit code {inv.exit_code}"
     return ""
 

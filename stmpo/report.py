@@ -16,6 +16,7 @@ from aefarm_common import exitcodes
 from aefarm_common.atomic import atomic_write
 from stmpo.frames import FrameSet
 from stmpo.invocation import ChunkRun, Invocation
+from stmpo.outcome import failure_json
 
 JsonObject = Dict[str, Any]
 LogPath = Callable[[int, int], Optional[Path]]  # (chunk id, pid) -> that child's log file, if any
@@ -39,6 +40,13 @@ class RunReport:
     skipped: str = ""  # frames already present (--resume)
     staging_kept: List[str] = field(default_factory=list)
     join: Optional[str] = None  # movie join method
+    failure_kind: Optional[str] = None  # "permanent" | "transient" when any invocation failed, else None
+    failures: List[JsonObject] = field(default_factory=list)  # each distinct failure once: kind, reason, text, chunks
+    warning_classes: JsonObject = field(default_factory=dict)  # class -> count, fails, allowed, lines, frames, chunks
+    allow: List[str] = field(default_factory=list)  # warning classes in force as allowed
+    unparsed_progress: JsonObject = field(default_factory=lambda: {"count": 0, "lines": []})
+    frame_check: JsonObject = field(default_factory=dict)  # format, checked, rejected {frame: reason}, withdrawn
+    orphans: JsonObject = field(default_factory=dict)  # adopted (re-parented to us), reaped, found_by_tag
 
     @property
     def exit_code(self) -> int:
@@ -53,15 +61,27 @@ class RunReport:
             "frames": self.frames, "output": self.output, "missing": str(self.missing),
             "missing_count": len(self.missing), "skipped": self.skipped, "plan": self.plan,
             "started": self.started, "ended": self.ended, "chunks": self.chunks,
-            "staging_kept": self.staging_kept, "join": self.join,
+            "staging_kept": self.staging_kept, "join": self.join, "failure_kind": self.failure_kind,
+            "failures": self.failures, "warning_classes": self.warning_classes, "allow": self.allow,
+            "unparsed_progress": self.unparsed_progress, "frame_check": self.frame_check, "orphans": self.orphans,
         }
 
 
 def invocation_json(inv: Invocation) -> JsonObject:
-    """One aerender invocation: pid, frames, argv, wall-clock start/end, exit code, fatal line, stall reason."""
+    """One aerender invocation: pid, frames, argv, wall-clock start/end (end: its whole tree gone), the launcher's
+    exit code, fatal line, stall reason; its failure (kind, reason, text), the frames whose own line appeared and
+    which it delivered, closed files that failed the check, warnings (class, line, fails), whether its tree
+    lingered after the comp finished and was ended, when its launcher exited before the rest of its tree, the
+    processes found only by their tree tag, and lines that looked like progress but did not parse."""
     return {"pid": inv.pid, "frames": str(FrameSet.from_frames(inv.frames)), "argv": inv.argv,
             "start": inv.started_wall, "end": inv.ended_wall, "exit_code": inv.exit_code,
-            "fatal": inv.fatal, "stalled": inv.stalled}
+            "fatal": inv.fatal, "stalled": inv.stalled, "failure": failure_json(inv.failure),
+            "reported": str(FrameSet.from_frames(sorted(inv.reported))),
+            "delivered": str(FrameSet.from_frames(sorted(inv.delivered))),
+            "rejected": {str(k): v for k, v in sorted(inv.rejected.items())},
+            "warnings": [{"class": c, "text": t, "fails": f} for c, t, f in inv.warnings],
+            "lingered": inv.lingered, "launcher_exit": inv.launcher_exit,
+            "launcher_end": inv.launcher_ended_wall, "found_by_tag": list(inv.by_tag), "unparsed": inv.unparsed}
 
 
 def chunk_json(run: ChunkRun, logs: LogPath) -> JsonObject:

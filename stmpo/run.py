@@ -1,15 +1,22 @@
 """Drive the scheduler with real aerender children: the executor's loop, where decisions become effects.
 
 One loop thread owns all state. Reader and waiter threads of the children only put typed events on a queue
-(``LineEvent``, ``ExitEvent``), so the scheduler, the reporter and the run report are touched from one thread, in the
-order things happened. The loop applies the scheduler's actions (start a chunk, shrink it, kill it), launches each
-chunk's aerender invocations (``stmpo.invocation``), runs the watchdog (a start-up allowance, then a stall timeout
-from the last progress line), records each tree's descendants once a second (so orphans can be reaped), and turns a
-cancel (``stmpo.cancel``: SIGINT/SIGTERM/CTRL_BREAK) into terminating every tree.
+(``LineEvent``, ``LauncherExitEvent``, ``ExitEvent``), so the scheduler, the reporter and the run report are touched
+from one thread, in the order things happened. The loop applies the scheduler's actions (start a chunk, shrink it,
+kill it), launches each chunk's aerender invocations (``stmpo.invocation``), runs the watchdog (a start-up allowance,
+then a stall timeout from the last progress line, and the finish grace of a tree that lingers after the comp
+finished), records each tree's descendants once a second (so orphans can be reaped), and turns a cancel
+(``stmpo.cancel``: SIGINT/SIGTERM/CTRL_BREAK) into terminating every tree.
 
-Around the loop: which frames count as delivered is ``stmpo.delivery``'s decision; the end-of-run verdict is
-``stmpo.accounting``'s; the JSON report's shape is ``stmpo.report``'s; process trees are ``stmpo.children`` on this OS's
-``stmpo.proc`` control.
+Around the loop: which frames count as delivered is ``stmpo.delivery``'s decision (own line, file closed, file
+whole); what an invocation's end means (failed? permanent or transient?) is ``stmpo.outcome``'s; the end-of-run
+verdict is ``stmpo.accounting``'s; the JSON report's shape is ``stmpo.report``'s; process trees are
+``stmpo.children`` on this OS's ``stmpo.proc`` control, orphans ``stmpo.orphans``.
+
+Launch policy: with ``pilot`` (default) the run's first invocation starts alone and the others once it shows the
+job is renderable (a comp start, a frame line, or its end without a permanent failure), so an error every child
+would hit costs one After Effects launch. A permanent failure (``stmpo.diagnosis``) halts the run: no retry and no
+further launch; what is already rendering finishes its invocation.
 """
 from __future__ import annotations
 
@@ -24,8 +31,9 @@ from typing import Callable, Deque, Dict, List, Mapping, Optional, Sequence, Tup
 from stmpo import outputs
 from stmpo.accounting import judge_run, present_at_start
 from stmpo.cancel import SignalCancel
-from stmpo.children import ChildProcess
+from stmpo.children import ChildProcess, TreeTags
 from stmpo.delivery import FrameDelivery
+from stmpo.diagnosis import OTHER, Failure, classify_error, classify_warning, effective_allow, warning_fails
 from stmpo.errors import StmpoError
 from stmpo.frames import FrameSet
 from stmpo.host import Topology
@@ -34,13 +42,25 @@ from stmpo.invocation import (
     ExitEvent,
     FrameTime,
     Invocation,
+    LauncherExitEvent,
     LineEvent,
     LoopEvent,
     child_command,
     exit_reason,
 )
-from stmpo.lines import CompStarted, FatalError, FrameRendered, parse_line
+from stmpo.lines import (
+    AeWarning,
+    CompFinished,
+    CompStarted,
+    FatalError,
+    FrameRendered,
+    TotalTime,
+    UnparsedProgress,
+    parse_line,
+)
 from stmpo.movies import find_ffmpeg
+from stmpo.orphans import RunOrphans
+from stmpo.outcome import FailureLog, UnparsedLog, WarningLog, invocation_failure
 from stmpo.plan import Plan
 from stmpo.proc import process_control
 from stmpo.proc.base import ProcessControl
@@ -76,10 +96,17 @@ class Executor:
         self.staging = outputs.Staging(self.pattern, scratch=options.scratch)
         self.ffmpeg: Optional[Tuple[str, str]] = None  # (ffmpeg, ffprobe) for movie outputs
         self.delivery = FrameDelivery(self.pattern, self.staging, cancel=self.cancel_event,
-                                      warn=self.reporter.message)
+                                      warn=lambda text: self.reporter.message(f"warning: {text}"))
+        self.allow = effective_allow(options.allow, bool(job.continue_on_missing_footage))
+        self.tags = TreeTags(self.control)
+        self.orphans = RunOrphans(self.control, self.tags, f"aefarm-{os.getpid()}-{self.staging.run_id}")
+        self.failures, self.warnings, self.unparsed = FailureLog(), WarningLog(), UnparsedLog()
+        self.halted: Optional[str] = None  # the permanent failure that stopped further launches
         self.runs: Dict[int, ChunkRun] = {}
         self.scheduler: Optional[Scheduler] = None
         self.result: Optional[Action] = None
+        self._pilot: Optional[Tuple[int, int]] = None  # (chunk, invocation seq) launched alone
+        self._gate_open = not options.pilot
         self._seq = 0
         self._next_launch = 0.0
         self._last_record = 0.0
@@ -108,20 +135,29 @@ class Executor:
         if opts.resume:
             todo, skipped = present_at_start(self.pattern, all_frames, self.ffmpeg[1] if self.ffmpeg else None)
             if skipped:
-                plan_lines.append(f"resume: {len(skipped)} frames already present, {len(todo)} to render")
+                plan_lines.append(f"resume: {len(skipped)} frames already present and whole, {len(todo)} to render")
         slots = max(1, int(self.plan.concurrency))
         mode = "static" if self.movie else opts.schedule
         plan_lines.append(f"schedule: {mode}, {slots} child slots, min chunk {opts.min_chunk}, retries "
-                          f"{opts.retries}{', fail-fast' if opts.fail_fast else ''}; staging "
+                          f"{opts.retries}{', fail-fast' if opts.fail_fast else ''}"
+                          f"{', pilot child first' if opts.pilot and slots > 1 else ''}; staging "
                           f"{'under ' + str(self.staging.root) if opts.scratch else 'next to the final files'}")
+        if self.allow:
+            plan_lines.append(f"allowed warnings (they only warn): {', '.join(sorted(self.allow))}")
         self.reporter.run_started(len(all_frames), plan_lines)
         for f in skipped:
             self.reporter.frame_done(f)
         scheduler = self.scheduler = Scheduler(todo, slots, min_chunk=opts.min_chunk, mode=mode, retries=opts.retries,
                                                fail_fast=opts.fail_fast, steal=not self.movie, handoff=opts.handoff)
         cancelled = False
+        self.orphans.start()
         try:
-            self._apply(scheduler.begin(self.clock()))
+            if self.cancel_event.is_set():  # cancelled before the run began (preflight, remap): start nothing
+                cancelled = True
+                self.reporter.message(f"{self.cancel_reason}: before any aerender started")
+                self._apply(scheduler.cancel(self.cancel_reason))
+            else:
+                self._apply(scheduler.begin(self.clock()))
             while not scheduler.finished:
                 self._pump_events()
                 now = self.clock()
@@ -146,18 +182,28 @@ class Executor:
             for thread in self._terminators:
                 thread.join(timeout=opts.kill_grace + 10.0)
             self.mux.close()
+            self._sweep()
         return self._finish(all_frames, skipped, started_wall, cancelled)
 
     def _finish(self, all_frames: List[int], skipped: List[int], started_wall: float, cancelled: bool) -> RunReport:
         verdict = judge_run(delivery=self.delivery, all_frames=all_frames, skipped=skipped, result=self.result,
                             cancelled=cancelled, cancel_event=self.cancel_event, cancel_reason=self.cancel_reason,
-                            ffmpeg=self.ffmpeg)
+                            ffmpeg=self.ffmpeg, failure_reason=self.halted or "")
         chunks = [chunk_json(self.runs[c], self.reporter.log_path) for c in sorted(self.runs)]
+        invocations = [inv for run in self.runs.values() for inv in run.invocations]
         report = RunReport(
             ok=verdict.ok, missing=verdict.missing, cancelled=verdict.cancelled, reason=verdict.reason,
             summary=verdict.summary, chunks=chunks, plan=self.plan.to_dict(), frames=str(self.job.frames),
             output=str(self.job.output), started=started_wall, ended=time.time(),
-            skipped=str(FrameSet.from_frames(skipped)), staging_kept=[str(k) for k in verdict.kept], join=verdict.join)
+            skipped=str(FrameSet.from_frames(skipped)), staging_kept=[str(k) for k in verdict.kept], join=verdict.join,
+            failure_kind=self.failures.kind(), failures=self.failures.to_json(),
+            warning_classes=self.warnings.to_json(self.allow), allow=sorted(self.allow),
+            unparsed_progress=self.unparsed.to_json(),
+            frame_check={"format": self.delivery.format, "checked": self.delivery.checked,
+                         "rejected": {str(k): v for k, v in sorted(self.delivery.rejected.items())
+                                      if not self.delivery.still_delivered(k)},
+                         "withdrawn": str(FrameSet.from_frames(sorted(self.delivery.withdrawn)))},
+            orphans=self.orphans.to_json(sum(len(inv.by_tag) for inv in invocations)))
         self.reporter.run_finished(verdict.ok, verdict.missing, verdict.summary)
         if self.options.report is not None:
             write_report(Path(self.options.report), report)
@@ -194,7 +240,7 @@ class Executor:
                        last=action.frame_list[-1], launch_at=launch_at, initial=list(action.frame_list),
                        attempt=max(failures.get(f, 0) for f in action.frame_list))
         self.runs[action.chunk] = run
-        if launch_at <= now:
+        if launch_at <= now and self._may_launch():
             self._next_invocation(run)
 
     def _on_kill(self, action: Kill) -> List[Action]:
@@ -227,9 +273,23 @@ class Executor:
         return self._scheduler.chunk_ended(run.chunk, ok, self.clock(), reason)
 
     # -------------------------------------------------------------------------------------------- invocations
+    def _may_launch(self) -> bool:
+        """Not halted, and the pilot gate is open or no pilot is out yet."""
+        return self.halted is None and (self._gate_open or self._pilot is None)
+
+    def _open_gate(self, run: ChunkRun, inv: Invocation, why: str) -> None:
+        if not self._gate_open and self._pilot == (run.chunk, inv.seq):
+            self._gate_open = True
+            if len(self.runs) > 1:
+                self.reporter.message(f"[chunk {run.chunk} pid {inv.pid}] {why}: starting the other children")
+
     def _launch_due(self, now: float) -> None:
         for run in list(self.runs.values()):
-            if run.status == "pending" and run.current is None and run.launch_at <= now and run.killed is None:
+            if run.status != "pending" or run.current is not None or run.killed is not None:
+                continue
+            if self.halted is not None:  # a permanent failure: held chunks never start
+                self._apply(self._chunk_ended(run, ok=False, reason=f"not started: {self.halted}"))
+            elif run.launch_at <= now and self._may_launch():
                 self._next_invocation(run)
 
     def _next_invocation(self, run: ChunkRun) -> bool:
@@ -244,18 +304,24 @@ class Executor:
         argv = child_command(self.job, self.aerender, output, frames, step)
         now = self.clock()
         inv = Invocation(seq=self._seq, frames=frames, step=step, argv=argv, started=now, started_wall=time.time(),
-                         last_progress=now, segment=Path(output) if self.movie else None)
+                         last_progress=now, segment=Path(output) if self.movie else None,
+                         tag=f"{self.orphans.run_tag}.{run.chunk}.{self._seq}")
+        if run.started_wall is None:
+            run.started_wall = inv.started_wall
+            self._scheduler.launched(run.chunk, now)
         run.invocations.append(inv)
         run.current = inv
         run.status = "running"
-        if run.started_wall is None:
-            run.started_wall = inv.started_wall
+        if self._pilot is None:
+            self._pilot = (run.chunk, inv.seq)
         blocks = self.plan.cpu_blocks
         cpus = blocks[run.slot % len(blocks)] if blocks else None
         seq, chunk = inv.seq, run.chunk
         process = ChildProcess(
             argv, env=self.env, cpus=cpus, name=f"chunk{chunk}", mux=self.mux, control=self.control,
+            tag=inv.tag, tags=self.tags,
             on_line=lambda stream, text: self.events.put(LineEvent(chunk, seq, stream, text)),
+            on_launcher_exit=lambda code: self.events.put(LauncherExitEvent(chunk, seq, code)),
             on_exit=lambda code: self.events.put(ExitEvent(chunk, seq, code)),
             on_warning=lambda text: self.reporter.message(f"warning: chunk {chunk}: {text}"))
         inv.process = process
@@ -263,7 +329,7 @@ class Executor:
             inv.pid = process.start()
         except OSError as exc:
             inv.process = None
-            inv.fatal = f"could not start {argv[0]}: {exc.strerror or exc}"
+            inv.fatal = inv.start_error = f"could not start {argv[0]}: {exc.strerror or exc}"
             self.events.put(ExitEvent(chunk, seq, None))
             return True
         self.reporter.child_started(chunk, inv.pid, FrameSet.from_frames(frames))
@@ -278,6 +344,8 @@ class Executor:
         while True:
             if isinstance(event, LineEvent):
                 self._on_line(event)
+            elif isinstance(event, LauncherExitEvent):
+                self._on_launcher_exit(event)
             else:
                 self._on_exit(event)
             try:
@@ -300,27 +368,87 @@ class Executor:
         if parsed is None:
             return
         now = self.clock()
-        if isinstance(parsed, FatalError):
-            if inv.fatal is None:
-                inv.fatal = parsed.text
-        elif isinstance(parsed, CompStarted):
-            inv.launched, inv.last_progress = True, now
-        elif isinstance(parsed, FrameRendered):
+        if isinstance(parsed, FrameRendered):
             inv.launched, inv.last_progress = True, now
             inv.rendered += 1
+            self._open_gate(run, inv, "the pilot child renders")
             if not 1 <= parsed.index <= len(inv.frames):
                 return
             frame = inv.frames[parsed.index - 1]
             run.frame_times[frame] = FrameTime(seconds=parsed.seconds, at=time.time(), pid=inv.pid)
             for proven in self.delivery.on_frame_line(inv, frame):
-                self._deliver(run, proven, now)
+                self._deliver(run, inv, proven, now)
+        elif isinstance(parsed, (CompFinished, TotalTime)):
+            inv.last_progress = now
+            if inv.finished_at is None or isinstance(parsed, TotalTime):
+                inv.finished_at = now  # the finish grace counts from the last of the two lines seen
+            for proven in self.delivery.on_comp_finished(inv):
+                self._deliver(run, inv, proven, now)
+        elif isinstance(parsed, CompStarted):
+            inv.launched, inv.last_progress = True, now
+            self._open_gate(run, inv, "the pilot child started its comp")
+        elif isinstance(parsed, FatalError):
+            inv.fatal_lines.append(parsed.text)
+            if inv.fatal is None:
+                inv.fatal, inv.trusted_upto = parsed.text, len(inv.reported)
+            failure = classify_error(parsed.text)
+            if failure.permanent:
+                self._permanent(run, inv, failure)
+        elif isinstance(parsed, AeWarning):
+            self._on_warning(run, inv, parsed.text)
+        elif isinstance(parsed, UnparsedProgress):
+            inv.unparsed += 1
+            inv.launched, inv.last_progress = True, now  # it renders, in a shape we do not know: not a stall
+            if self.unparsed.add(parsed.text):
+                self.reporter.message(f"warning: [chunk {run.chunk} pid {inv.pid}] a line that looks like frame "
+                                      f"progress does not parse (counted in the report; its frame is not delivered "
+                                      f"from it): {parsed.text}", public=True)
 
-    def _deliver(self, run: ChunkRun, frame: int, now: float) -> None:
+    def _on_warning(self, run: ChunkRun, inv: Invocation, text: str) -> None:
+        warning_class = classify_warning(text)
+        fails = warning_fails(warning_class, self.allow)
+        inv.warnings.append((warning_class, text, fails))
+        if self.warnings.add(warning_class, text, fails, run.chunk, inv.frames):
+            how = (f"fails the chunk; --allow {warning_class} accepts it" if fails
+                   else "allowed" if warning_class != OTHER else "warning")
+            self.reporter.message(f"[chunk {run.chunk} pid {inv.pid}] {warning_class} ({how}): {text}",
+                                  public=warning_class != OTHER)
+        if fails and inv.failing_warning is None:
+            inv.failing_warning = (warning_class, text)
+            self._permanent(run, inv, Failure("permanent", warning_class, text))
+            self._terminate(inv)  # what it renders now is wrong anyway
+
+    def _permanent(self, run: ChunkRun, inv: Invocation, failure: Failure) -> None:
+        """A permanent failure of ``inv``: take back what it delivered, record the failure once, halt launches."""
+        taken = self.delivery.withdraw(run.chunk, inv)
+        if taken:
+            self.reporter.message(f"[chunk {run.chunk}] frames {FrameSet.from_frames(sorted(taken))} taken back from "
+                                  f"their final names: {failure.reason}")
+        if self.failures.add(failure, run.chunk):
+            self.reporter.message(f"permanent failure ({failure.reason}): {failure.text} -- not retried; no further "
+                                  f"aerender launches", public=True)
+        self._open_gate(run, inv, "the pilot child failed")
+        if self.halted is None:
+            if failure.reason in ("missing-footage", "missing-fonts", "missing-effects"):
+                self.halted = (f"warning {failure.reason} fails the render (--allow {failure.reason} accepts it): "
+                               f"{failure.text}")
+            else:
+                self.halted = f"permanent failure ({failure.reason}): {failure.text}"
+            self._apply(self._scheduler.halt(self.halted, kill=self.options.fail_fast))
+
+    def _deliver(self, run: ChunkRun, inv: Invocation, frame: int, now: float) -> None:
+        if inv.failing_warning is not None:
+            return
         state = self._scheduler.chunks.get(run.chunk)
         owned = state is not None and state.owns(frame) and frame not in state.done
-        if self.delivery.deliver(run.chunk, frame, owned):
+        if self.delivery.deliver(run.chunk, frame, owned, inv):
             self.reporter.frame_done(frame)
             self._apply(self._scheduler.frame_done(run.chunk, frame, now))
+
+    def _on_launcher_exit(self, event: LauncherExitEvent) -> None:
+        run, inv = self._current(event.chunk, event.seq)
+        if run is not None and inv is not None:
+            inv.launcher_exit, inv.launcher_ended_wall = event.code, time.time()
 
     def _on_exit(self, event: ExitEvent) -> None:
         run, inv = self._current(event.chunk, event.seq)
@@ -332,18 +460,34 @@ class Executor:
         inv.ended_wall = time.time()
         if inv.pid is not None:
             self.reporter.child_exited(run.chunk, inv.pid, code)
-        clean = code == 0 and inv.fatal is None and inv.stalled is None and run.killed is None
-        if clean:
-            proven = self.delivery.on_clean_exit(inv)
-            clean = inv.fatal is None  # a movie segment that does not hold its frames is a failure
-            for frame in proven:
-                self._deliver(run, frame, now)
+            if inv.launcher_ended_wall is not None and inv.ended_wall - inv.launcher_ended_wall > 1.0:
+                self.reporter.message(f"[chunk {run.chunk} pid {inv.pid}] its process tree outlived the launcher "
+                                      f"(exit {code}) by {inv.ended_wall - inv.launcher_ended_wall:.1f} s")
+        if inv.process is not None:
+            inv.by_tag = sorted(inv.process.by_tag)
+        quiet = not inv.fatal_lines and inv.stalled is None and inv.failing_warning is None and run.killed is None
+        clean = quiet and (code == 0 or inv.lingered)
+        for frame in self.delivery.on_tree_exit(inv, clean):
+            self._deliver(run, inv, frame, now)
+        state = self._scheduler.chunks.get(run.chunk)
+        left = [f for f in inv.frames if state is not None and state.owns(f) and f not in state.done]
+        inv.failure = invocation_failure(
+            fatal_lines=inv.fatal_lines, failing_warning=inv.failing_warning, stalled=inv.stalled, exit_code=code,
+            lingered=inv.lingered, stopped=run.killed, incomplete=bool(left), start_error=inv.start_error)
+        if inv.failure is not None:
+            if inv.failure.permanent:
+                self._permanent(run, inv, inv.failure)
+            elif inv.failure.reason != "stopped":
+                self.failures.add(inv.failure, run.chunk)
+        if self._pilot == (run.chunk, inv.seq):
+            self._open_gate(run, inv, "the pilot child ended")
         run.current = None
-        if self._scheduler.chunks.get(run.chunk) is None:
+        if state is None:
             return  # the scheduler already let go of it (e.g. its frames all verified and it was killed)
-        if clean and run.killed is None and self._next_invocation(run):
+        ok = inv.failure is None
+        if ok and run.killed is None and self.halted is None and self._next_invocation(run):
             return
-        self._apply(self._chunk_ended(run, ok=clean, reason=exit_reason(run, inv, clean)))
+        self._apply(self._chunk_ended(run, ok=ok, reason=exit_reason(run, inv, ok)))
 
     # -------------------------------------------------------------------------------------------- watching
     def _watchdog(self, now: float) -> None:
@@ -351,6 +495,12 @@ class Executor:
         for run in self.runs.values():
             inv = run.current
             if inv is None or inv.process is None or inv.stalled or inv.process.terminating:
+                continue
+            if inv.finished_at is not None and now - inv.finished_at > opts.finish_grace:
+                inv.lingered = True
+                self.reporter.message(f"[chunk {run.chunk} pid {inv.pid}] the comp finished {opts.finish_grace:g} s "
+                                      f"ago and its process tree has not exited: ending it (not a failure)")
+                self._terminate(inv)
                 continue
             if not inv.launched and now - inv.started > opts.startup_timeout:
                 inv.stalled = f"no progress within the start-up allowance of {opts.startup_timeout:g} s"
@@ -360,9 +510,13 @@ class Executor:
                 self.reporter.message(f"[chunk {run.chunk} pid {inv.pid}] {inv.stalled}: terminating its tree")
                 self._terminate(inv)
 
-    def _record_descendants(self) -> None:
-        live = [r.current.process for r in self.runs.values()
+    def _live(self) -> List[ChildProcess]:
+        return [r.current.process for r in self.runs.values()
                 if r.current is not None and r.current.process is not None and not r.current.process.exited.is_set()]
+
+    def _record_descendants(self) -> None:
+        self.orphans.tick()
+        live = self._live()
         if not live:
             return
         try:
@@ -371,6 +525,18 @@ class Executor:
             return
         for proc in live:
             proc.record_descendants(table)
+
+    def _sweep(self) -> None:
+        """The run is over: end whatever of its trees is left (never a launcher a Popen still waits for)."""
+        try:
+            launchers = [proc.pid for proc in self._live() if proc.pid is not None]
+            ended = self.orphans.sweep(grace=min(self.options.kill_grace, 2.0), exclude=launchers)
+            if ended:
+                self.reporter.message(f"ended {len(ended)} leftover process(es) of this run: {ended}")
+        except Exception as exc:  # noqa: BLE001 - the run's result stands; say what could not be cleaned
+            self.reporter.message(f"warning: could not sweep leftover processes: {exc}")
+        finally:
+            self.orphans.stop()
 
     def _emergency_stop(self) -> None:
         """An exception in the loop itself: never leave a tree behind."""
@@ -386,11 +552,12 @@ def run(plan: Plan, job: RenderJob, reporter: RenderReporter, *, aerender: Optio
         options: Optional[RunOptions] = None, env: Optional[Mapping[str, str]] = None,
         cancel_event: Optional[threading.Event] = None, handle_signals: bool = True,
         processor_groups: Optional[Topology] = None) -> RunReport:
-    """Render ``job.frames`` with ``plan.concurrency`` aerender children; ok only when every frame is verified.
+    """Render ``job.frames`` with ``plan.concurrency`` aerender children; ok only when every frame is proven.
 
     ``options`` default to ``job.options``, ``aerender`` to ``job.aerender``. ``handle_signals``: SIGINT/SIGTERM
-    (CTRL_BREAK on Windows) cancel the run while it is in progress (main thread only). Raises StmpoError for bad
-    input (no aerender, bad output pattern, empty frame set) before anything starts."""
+    (CTRL_BREAK on Windows) cancel the run while it is in progress (main thread only), and a cancel signal the
+    entry point latched before (``stmpo.cancel.LATCH``) cancels it before any child starts. Raises StmpoError for
+    bad input (no aerender, bad output pattern, empty frame set) before anything starts."""
     options = options or job.options
     exe = aerender or job.aerender
     if not exe:

@@ -22,6 +22,8 @@ Model (close to pytest-xdist's load scheduler, adapted to aerender):
 - A chunk that fails or stalls gives its unverified frames back as new work (a retry is a new chunk), up to
   ``retries`` failed attempts per frame; beyond that the frames are lost (a *hard failure*). With ``fail_fast`` a
   hard failure stops everything.
+- A *permanent* failure (an error every retry would repeat) ``halt``s the run: nothing new starts (no retry, no
+  steal, no hand-off; queued frames are lost), live chunks finish what they render unless ``kill`` is asked.
 - The run ends with ``Done`` when every frame is verified, otherwise ``Fail(missing)``.
 
 Invariant (checked by :meth:`Scheduler.check_invariants`): every frame is at any time in exactly one of: the
@@ -270,6 +272,26 @@ class Scheduler:
     def cancel(self, reason: str = "cancelled") -> List[Action]:
         """Stop the run: kill every live chunk; the run then ends with ``Fail``."""
         return self._stop(reason) + self._after_event(None)
+
+    def halt(self, reason: str, kill: bool = False) -> List[Action]:
+        """A permanent failure: start nothing more (no retry, steal or hand-off; queued frames are lost); live chunks
+        finish what they render (``kill``: they are killed too, as fail-fast does). Frames a live chunk has not
+        verified when it ends are lost. The run then ends with ``Fail(reason)`` unless every frame was verified."""
+        if kill:
+            return self._stop(reason) + self._after_event(None)
+        if self.stopping is None:
+            self.stopping = reason
+            for frames, _, _ in self.pending:
+                self.lost.update(frames)
+            self.pending.clear()
+        return self._after_event(None)
+
+    def launched(self, chunk: int, now: float) -> None:
+        """Chunk ``chunk``'s first aerender process started only now (the executor held it back, e.g. behind a
+        pilot): its start-up is measured from here."""
+        state = self.chunks.get(chunk)
+        if state is not None and state.first_done_at is None:
+            state.started_at = now
 
     # ------------------------------------------------------------------------------------------------ queries
     def live(self) -> List[ChunkState]:

@@ -19,6 +19,9 @@ from engines.aftereffects.render import render_with_progress
 
 
 def main(argv: list) -> int:
+    from stmpo.cancel import LATCH
+
+    LATCH.install()  # as `aefarm render` does first: a SIGTERM from now on cancels (exit 130, a report)
     stall, startup, rest = float(argv[0]), float(argv[1]), argv[2:]
     args = build_parser().parse_args(["render", *rest])
     job = build_job(args)

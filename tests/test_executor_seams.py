@@ -32,31 +32,85 @@ def setup(tmp_path):
     return pattern, staging, delivery, warnings
 
 
-def stage(staging, pattern, chunk, frame, data=b"png"):
+def png(frame):
+    from aerender_sim.png import frame_png
+
+    return frame_png(frame, "shot.aepx", "Main")
+
+
+def stage(staging, pattern, chunk, frame, data=None):
     path = pattern.frame_path(frame, staging.folder(chunk))
-    path.write_bytes(data)
+    path.write_bytes(png(frame) if data is None else data)
     return path
 
 
-def test_a_frame_line_proves_the_frame_before_it_and_a_clean_exit_proves_the_rest(setup):
+def test_a_later_line_proves_every_frame_reported_before_it_and_nothing_proves_a_frame_without_a_line(setup):
     pattern, staging, delivery, _ = setup
-    inv = invocation([5, 6, 7])
+    inv = invocation([5, 6, 7, 8])
     assert delivery.on_frame_line(inv, 5) == []  # its own line is not proof its file is closed
     assert delivery.on_frame_line(inv, 6) == [5]
-    assert delivery.on_frame_line(inv, 7) == [6]
-    assert delivery.on_clean_exit(inv) == [5, 6, 7]
+    assert delivery.on_frame_line(inv, 6) == []  # a repeated line proves nothing new
+    assert delivery.on_frame_line(inv, 8) == [6]  # 7 printed no line: it is never proven
+    assert delivery.on_tree_exit(inv, clean=True) == [8]
+    assert delivery.on_tree_exit(inv, clean=True) == []
 
 
-def test_deliver_moves_only_owned_complete_frames_and_remembers_them(setup):
+def test_the_comp_finished_lines_prove_the_last_frame_and_a_killed_tree_proves_what_had_its_line(setup):
+    pattern, staging, delivery, _ = setup
+    inv = invocation([1, 2])
+    delivery.on_frame_line(inv, 1)
+    delivery.on_frame_line(inv, 2)
+    assert delivery.on_comp_finished(inv) == [2]
+    other = invocation([3, 4], seq=2)
+    delivery.on_frame_line(other, 3)
+    assert delivery.on_tree_exit(other, clean=False) == [3]  # crashed or killed: closed all the same (then checked)
+
+
+def test_frames_reported_after_a_fatal_line_are_never_delivered(setup):
+    pattern, staging, delivery, _ = setup
+    inv = invocation([1, 2, 3])
+    proven = delivery.on_frame_line(inv, 1)
+    inv.trusted_upto = len(inv.reported)  # the executor marks the first fatal line here
+    proven += delivery.on_frame_line(inv, 2)
+    proven += delivery.on_frame_line(inv, 3)
+    proven += delivery.on_tree_exit(inv, clean=False)
+    assert proven == [1] and inv.closed == 3
+
+
+def test_deliver_checks_the_staged_file_and_moves_only_owned_whole_frames(setup):
     pattern, staging, delivery, warnings = setup
     stage(staging, pattern, 1, 5)
     assert not delivery.deliver(1, 5, owned=False)  # a thief's frame now: the victim's copy never moves
     assert not pattern.frame_path(5).exists()
-    assert delivery.deliver(1, 5, owned=True) and pattern.frame_path(5).read_bytes() == b"png"
+    assert delivery.deliver(1, 5, owned=True) and pattern.frame_path(5).read_bytes() == png(5)
     assert not delivery.deliver(1, 6, owned=True)  # nothing staged
-    stage(staging, pattern, 1, 7, data=b"")
-    assert not delivery.deliver(1, 7, owned=True)  # empty: not a frame
-    assert delivery.delivered == {5} and warnings == []
+    stage(staging, pattern, 1, 7, data=png(7)[:40])  # cut short: the PNG walk finds it
+    inv = invocation([7])
+    assert not delivery.deliver(1, 7, owned=True, inv=inv)
+    assert not pattern.frame_path(7).exists() and "7" not in str(delivery.delivered)
+    assert "PNG" in inv.rejected[7], inv.rejected
+    assert delivery.delivered == {5} and set(delivery.rejected) == {6, 7}
+    assert any("frame 7 not delivered" in w for w in warnings)
+
+
+def test_a_format_without_a_check_is_delivered_when_closed_and_not_empty_and_said_once(tmp_path):
+    pattern = OutputPattern(str(tmp_path / "out" / "[compName]_[#####].sgi"), comp="Main")
+    (tmp_path / "out").mkdir()
+    staging = Staging(pattern, run_id="test")
+    warnings = []
+    delivery = FrameDelivery(pattern, staging, warn=warnings.append)
+    assert not delivery.checked
+    inv = invocation([1, 2])
+    delivery.on_frame_line(inv, 1)
+    delivery.on_frame_line(inv, 2)
+    assert delivery.on_tree_exit(inv, clean=False) == []  # a crash could have cut frame 2 short: not proven
+    assert delivery.on_tree_exit(inv, clean=True) == [2]
+    for frame in (1, 2):
+        pattern.frame_path(frame, staging.folder(1)).write_bytes(b"SGI" * frame)
+        assert delivery.deliver(1, frame, owned=True)
+    pattern.frame_path(3, staging.folder(1)).write_bytes(b"")
+    assert not delivery.deliver(1, 3, owned=True)
+    assert len([w for w in warnings if "no structural check" in w]) == 1
 
 
 def test_a_frame_that_cannot_be_moved_is_not_delivered_and_says_why(setup, monkeypatch):
@@ -71,18 +125,30 @@ def test_a_frame_that_cannot_be_moved_is_not_delivered_and_says_why(setup, monke
     assert delivery.delivered == set() and len(warnings) == 1 and "[chunk 2]" in warnings[0]
 
 
-def test_verdict_counts_only_frames_this_run_delivered_that_are_still_on_disk(setup):
+def test_withdraw_takes_an_invocations_frames_back_into_staging(setup):
     pattern, staging, delivery, _ = setup
+    inv = invocation([1, 2])
     for frame in (1, 2):
         stage(staging, pattern, 1, frame)
+        assert delivery.deliver(1, frame, owned=True, inv=inv)
+    assert delivery.withdraw(1, inv) == [1, 2]
+    assert not pattern.frame_path(1).exists() and pattern.frame_path(1, staging.folder(1)).read_bytes() == png(1)
+    assert delivery.delivered == set() and delivery.withdrawn == {1, 2} and inv.delivered == []
+
+
+def test_verdict_counts_only_frames_this_run_delivered_that_are_still_the_files_delivered(setup):
+    pattern, staging, delivery, _ = setup
+    for frame in (1, 2, 4):
+        stage(staging, pattern, 1, frame)
         assert delivery.deliver(1, frame, owned=True)
-    pattern.frame_path(3).write_bytes(b"an earlier render")  # on disk but not delivered: proves nothing
+    pattern.frame_path(3).write_bytes(png(3))  # on disk but not delivered: proves nothing
     pattern.frame_path(2).unlink()  # delivered, then gone
-    verdict = judge_run(delivery=delivery, all_frames=[1, 2, 3], skipped=[], result=Done(), cancelled=False,
+    pattern.frame_path(4).write_bytes(png(4)[:50])  # delivered, then replaced by a cut file
+    verdict = judge_run(delivery=delivery, all_frames=[1, 2, 3, 4], skipped=[], result=Done(), cancelled=False,
                         cancel_event=threading.Event(), cancel_reason="cancelled", ffmpeg=None)
-    assert not verdict.ok and str(verdict.missing) == "2-3"
+    assert not verdict.ok and str(verdict.missing) == "2-4"
     assert verdict.reason == "frames missing after the render"
-    assert verdict.summary.startswith("FAILED: 2 of 3 frames missing (2-3)")
+    assert verdict.summary.startswith("FAILED: 3 of 4 frames missing (2-4)")
 
 
 def test_verdict_ok_and_cancelled(setup):
@@ -100,10 +166,22 @@ def test_verdict_ok_and_cancelled(setup):
     assert not stopped.ok and stopped.cancelled and stopped.reason == "cancelled by SIGTERM"
 
 
-def test_resume_keeps_present_frames(setup):
+def test_a_permanent_failure_fails_the_verdict_even_with_every_frame_delivered(setup):
+    pattern, staging, delivery, _ = setup
+    stage(staging, pattern, 1, 1)
+    delivery.deliver(1, 1, owned=True)
+    verdict = judge_run(delivery=delivery, all_frames=[1], skipped=[], result=Done(), cancelled=False,
+                        cancel_event=threading.Event(), cancel_reason="", ffmpeg=None,
+                        failure_reason="permanent failure (comp-not-found): aerender ERROR: No comp was found")
+    assert not verdict.ok and "comp-not-found" in verdict.summary and not verdict.missing
+
+
+def test_resume_keeps_only_whole_frames(setup):
     pattern, _, _, _ = setup
-    pattern.frame_path(2).write_bytes(b"x")
-    assert present_at_start(pattern, [1, 2, 3], None) == ([1, 3], [2])
+    pattern.frame_path(2).write_bytes(png(2))
+    pattern.frame_path(3).write_bytes(png(3)[:-5])  # the end is missing
+    pattern.frame_path(4).write_bytes(b"x")
+    assert present_at_start(pattern, [1, 2, 3, 4], None) == ([1, 3, 4], [2])
 
 
 def test_exit_reasons():
@@ -127,7 +205,9 @@ def test_report_chunk_fields_keep_their_names(tmp_path):
                          "status", "reason", "start", "end", "pid", "exit_code", "invocations", "frame_times", "logs"}
     assert (data["chunk"], data["slot"], data["frames"], data["final_frames"], data["stolen_after"]) == (
         3, 1, "1-4", "1-2", 2)
-    assert set(data["invocations"][0]) == {"pid", "frames", "argv", "start", "end", "exit_code", "fatal", "stalled"}
+    assert set(data["invocations"][0]) == {"pid", "frames", "argv", "start", "end", "exit_code", "fatal", "stalled",
+                                           "failure", "reported", "delivered", "rejected", "warnings", "lingered",
+                                           "launcher_exit", "launcher_end", "found_by_tag", "unparsed"}
     assert data["logs"] == [str(tmp_path / "chunk-003-pid-4242.log")]
 
 

@@ -39,6 +39,7 @@ class RecordingKernel32:
 
     def __init__(self, fail=(), on_end=None):
         self.calls = []
+        self.ended = False
         self.fail = set(fail)
         self.on_end = on_end or (lambda: None)
 
@@ -76,6 +77,10 @@ class RecordingKernel32:
     def taskkill_tree(self, pid):
         self._call("taskkill_tree", pid)
         self.on_end()
+        self.ended = True
+
+    def job_active_processes(self, job):  # a query, not recorded: the job empties once the tree was ended
+        return 0 if self.ended or "terminate_job" in [c[0] for c in self.calls] else 1
 
 
 class FakePopen:

@@ -100,8 +100,11 @@ def test_crash_is_retried_and_delivered(tmp_path, project, aerender_sim):
     assert_frames(out, range(1, 17))
     assert "failed" in log and "(retrying)" in log
     retried = [c for c in report.chunks if c["retry"]]
-    # frame 6 was reported, but only a later frame's line (or exit 0) proves its file closed: it is rendered again
-    assert retried and FrameSet.parse(retried[0]["frames"]).first == 6 and retried[0]["retries_before"] == 1
+    # frame 6 had its line, the crash ended the whole tree (its file is closed) and it is whole: delivered; frame 7
+    # (no line, a half file in staging) is rendered again
+    assert retried and FrameSet.parse(retried[0]["frames"]).first == 7 and retried[0]["retries_before"] == 1
+    first = next(c for c in report.chunks if not c["retry"] and "7" in c["frames"] or c["frames"] == "1-8")
+    assert first["invocations"][0]["failure"]["reason"] == "crash"
     # the partial frame the crash left in staging never reached the final folder before the retry wrote it
     assert read_frame_png(out / "Main_00007.png")["frame"] == 7
 
@@ -112,9 +115,9 @@ def test_hang_is_killed_by_the_watchdog_and_retried(tmp_path, project, aerender_
     assert report.ok, log
     assert_frames(out, range(1, 9))
     assert any("stalled" in c["reason"] for c in report.chunks)
-    # the child of 5-8 reported 5, then hung at 6: no later line proved frame 5's file closed, so 5 renders again
+    # the child of 5-8 reported 5, then hung at 6: its killed tree proves 5 closed (and it is whole), 6 renders again
     retried = [c for c in report.chunks if c["retry"]]
-    assert retried and min(FrameSet.parse(c["frames"]).first for c in retried) == 5
+    assert retried and min(FrameSet.parse(c["frames"]).first for c in retried) == 6
 
 
 def test_hang_at_startup_uses_the_startup_allowance(tmp_path, project, aerender_sim):
@@ -128,13 +131,13 @@ def test_error_line_with_exit_zero_is_a_failure(tmp_path, project, aerender_sim)
     report, out, log = render(tmp_path, project, aerender_sim, "1-10", 2, env={"AERENDER_SIM_ERROR_EXIT0": "8"},
                               retries=0)
     assert not report.ok and report.exit_code == exitcodes.RENDER_FAILED
-    # 7 was the last frame reported before the fatal line: no later frame line and no clean exit prove it complete
-    assert list(report.missing) == [7, 8, 9, 10]
-    assert "missing frames: 7-10" in log
+    # 7 was the last frame reported before the fatal line: the tree's exit proves its file closed and it is whole
+    assert list(report.missing) == [8, 9, 10]
+    assert "missing frames: 8-10" in log
     failed = [c for c in report.chunks if c["status"] == "failed"]
     assert failed and "After Effects error" in failed[0]["reason"] and failed[0]["exit_code"] == 0
     assert not (out / "Main_00008.png").exists()
-    assert json.loads((tmp_path / "report.json").read_text())["missing"] == "7-10"
+    assert json.loads((tmp_path / "report.json").read_text())["missing"] == "8-10"
 
 
 def test_fail_fast_stops_everything(tmp_path, project, aerender_sim):
@@ -190,19 +193,25 @@ def test_scratch_and_move_lose_nothing_under_16_children(tmp_path, project, aere
     assert list(scratch.iterdir()) == []
 
 
-def test_resume_renders_only_missing_frames(tmp_path, project, aerender_sim):
+def test_resume_keeps_only_frames_that_pass_the_check(tmp_path, project, aerender_sim):
+    from aerender_sim.png import frame_png
+
     rec = tmp_path / "rec.jsonl"
     out = tmp_path / "out"
     out.mkdir()
-    for f in range(1, 9):
-        (out / f"Main_{f:05d}.png").write_bytes(b"previous run")
+    for f in range(1, 7):
+        (out / f"Main_{f:05d}.png").write_bytes(frame_png(f, "shot.aepx", "Main"))
+    (out / "Main_00007.png").write_bytes(frame_png(7, "shot.aepx", "Main")[:40])  # cut short
+    (out / "Main_00008.png").write_bytes(b"previous run")  # not a PNG at all
+    kept = (out / "Main_00001.png").read_bytes()
     report, out, log = render(tmp_path, project, aerender_sim, "1-12", 2, env={"AERENDER_SIM_RECORD": str(rec)},
                               resume=True)
     assert report.ok, log
     rendered = sorted(f for r in records(rec) for f in r["frames"])
-    assert rendered == [9, 10, 11, 12]
-    assert (out / "Main_00001.png").read_bytes() == b"previous run"
-    assert report.skipped == "1-8"
+    assert rendered == [7, 8, 9, 10, 11, 12]
+    assert (out / "Main_00001.png").read_bytes() == kept
+    assert report.skipped == "1-6"
+    assert_frames(out, range(1, 13))
 
 
 def test_frames_left_by_an_earlier_render_never_pass_for_this_one(tmp_path, project, aerender_sim):

@@ -188,7 +188,8 @@ def test_render_writes_a_live_report_then_the_final_one_with_the_watch_fields(tm
               comp="Main", aerender=aerender_sim,
               env={"AERENDER_SIM_FRAME_SECONDS": "0.15", "AERENDER_SIM_MISSING_FONT": "1"},
               settings=PlanSettings(concurrency=2, mfr=False, ram_per_child_gb=0.5),
-              options=RunOptions(report=report_path, startup_timeout=60.0, stall_timeout=60.0, kill_grace=1.0))
+              options=RunOptions(report=report_path, startup_timeout=60.0, stall_timeout=60.0, kill_grace=1.0,
+                                 allow=("missing-fonts",)))  # missing fonts would fail the render: allowed here
     stream = io.StringIO()
     writer = OutputWriter(stream)
     reporter = make_reporter("log", writer, len(job.frames), tmp_path / "logs")

@@ -96,33 +96,44 @@ def _write_pid(data_file: str) -> None:
         handle.write(str(os.getpid()))
 
 
-def _cancel_on_sigterm() -> None:
+def _remember_signals() -> "list[str]":
+    """Until aefarm is imported: a cancel signal is only remembered (handed to aefarm's latch right after)."""
     import signal
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+    seen: "list[str]" = []
 
-    try:
-        signal.signal(signal.SIGTERM, interrupt)
-    except (ValueError, OSError, AttributeError):
-        pass
+    def remember(signum: int, frame: object) -> None:
+        seen.append(f"cancelled by {signal.Signals(signum).name}")
+
+    for name in ("SIGTERM", "SIGINT", "SIGBREAK"):
+        try:
+            signal.signal(getattr(signal, name), remember)
+        except (ValueError, OSError, AttributeError):
+            pass
+    return seen
 
 
 def run_task(data_file: str, dev: bool = False) -> int:
     _say(f"Accsyn PID({os.getpid()})")  # first, before anything can fail: the daemon's handle on this process
+    early = _remember_signals()
     try:
         from aefarm_common.errors import describe
         from engines.aftereffects.accsyn_job import build_app_job, load_wrapper, secrets_in
         from engines.aftereffects.render import render_job
+        from stmpo.cancel import LATCH
         from stmpo.progress import AccsynReporter
         from stmpo.redact import Redactor
         from stmpo.writer import OutputWriter
     except ImportError as exc:
         _say("!" + NOT_INSTALLED.format(exe=sys.executable, err=exc))
         return 1
+    # a cancel signal from now on is latched: the render starts no child and reports cancelled (exit 130); while
+    # children run, the executor's own handler terminates their trees
+    LATCH.install()
+    for reason in early:
+        LATCH.trip(reason)
     writer = OutputWriter()
     reporter = AccsynReporter(writer, 0)
-    _cancel_on_sigterm()  # before children exist; while they run, the executor's own handler kills their trees
     try:
         _write_pid(data_file)
         data = load_wrapper(data_file)

@@ -23,6 +23,13 @@ from engines.aftereffects import __version__, commands
 
 PROG = "aefarm"
 NEGATIVE_VALUE = re.compile(r"^-\d")
+RENDERING = (("render",), ("deadline", "task"), ("demo",))  # commands that render: a cancel signal is latched
+
+
+def renders(argv: Sequence[str]) -> bool:
+    """Whether ``argv`` (without the program name) is a command that renders."""
+    words = [a for a in argv if not a.startswith("-")][:2]
+    return any(tuple(words[:len(command)]) == command for command in RENDERING)
 
 
 class OneLineArgumentParser(argparse.ArgumentParser):
@@ -69,6 +76,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv_list: List[str] = list(sys.argv[1:] if argv is None else argv)
+    latch = None
+    if renders(argv_list):  # first of all: a SIGTERM from now on cancels the render (exit 130, a report), no kill
+        from stmpo.cancel import LATCH
+
+        latch = LATCH.install()
+    try:
+        return _main(argv_list)
+    finally:
+        if latch is not None:
+            latch.restore()
+
+
+def _main(argv_list: List[str]) -> int:
     debug = "--debug" in argv_list[: argv_list.index("--")] if "--" in argv_list else "--debug" in argv_list
     try:
         parser = build_parser()

@@ -2,8 +2,9 @@
 
 The table itself (which options exist, their names and bounds) is ``engines.aftereffects.options``; this module is
 the grammar every surface shares: the kinds of value (whole number, number, boolean, choice, a comma list of choices,
-text, path, program, percent pair), "not set" spelled per surface (``auto``, ``0``, ``""``), bounds and their one-line errors, the help
-text with default and bounds, and the default read from the settings dataclass an option feeds.
+text, path, program, percent pair), "not set" spelled per surface (``auto``, ``0``, ``""``), bounds and their
+one-line errors, the help text with default and bounds, and the default read from the settings dataclass an option
+feeds.
 """
 from __future__ import annotations
 

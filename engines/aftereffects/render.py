@@ -18,6 +18,7 @@ from aefarm_common.userdirs import default_work_dir
 from engines.aftereffects.job import Job
 from engines.aftereffects.preflight_job import check_job, preflight_job
 from stmpo.aerender import find_aerender
+from stmpo.cancel import LATCH
 from stmpo.errors import StmpoError
 from stmpo.host import Host, detect_host, load_numa_map
 from stmpo.invocation import child_command, invocation_frames
@@ -115,7 +116,13 @@ def render_job(job: Job, reporter: Any, *, cancel_event: Optional[threading.Even
                host: Optional[Host] = None, handle_signals: bool = True) -> RunReport:
     """Preflight -> remap (when rules are given) -> install fonts (when given) -> plan -> run; fonts removed in every
     case. The preflight runs before anything is started or written: a request the project cannot satisfy ends here
-    with PreflightError (exit 2)."""
+    with PreflightError (exit 2). A cancel (``cancel_event``, or a signal the entry point latched: ``stmpo.cancel``)
+    that arrives before the run skips the project conversion and the fonts; the executor then starts no child and
+    reports the render cancelled (exit 130)."""
+
+    def cancelled() -> bool:
+        return (cancel_event is not None and cancel_event.is_set()) or (handle_signals and LATCH.tripped)
+
     aerender = resolve_aerender(job)
     project = Path(job.project)
     if not project.is_file():
@@ -123,9 +130,10 @@ def render_job(job: Job, reporter: Any, *, cancel_event: Optional[threading.Even
     job = check_job(job, reporter)
     host = host or detect_host()
     plan = plan_job(job, host)
-    job = remap_project(job, reporter)
+    if not cancelled():
+        job = remap_project(job, reporter)
     token = None
-    if job.fonts is not None:
+    if job.fonts is not None and not cancelled():
         from fonts.install import install
 
         token = install(job.fonts)

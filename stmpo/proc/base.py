@@ -8,19 +8,32 @@ what to do with a tree (read its pipes, wait for it, remember its descendants, g
 is the same everywhere and lives in ``stmpo.children``. Each OS gets one small module here, like ``fonts.backends``;
 the Windows one takes its OS calls injected so its call order is tested on any OS.
 
-Seams prepared for later work (not implemented here): ``group_alive`` is where a backend says whether anything of a
-child's tree is left (tree-exit detection: a child is finished when its whole tree has exited); a Linux backend can
-make the executor a child subreaper (``prctl(PR_SET_CHILD_SUBREAPER)``) when it is constructed, so orphans of a
-tree are re-parented to us instead of init.
+Finding every process of a tree, whatever it did:
+
+- ``group_alive``: whether anything of a child's group (POSIX) or Job Object (Windows) is left -- a child is finished
+  only when its whole tree has exited, not when the launcher did.
+- Tree tags: every child is started with ``TREE_TAG=<tag>`` in its environment, which every process it starts inherits
+  (After Effects included). ``tree_tag(pid)`` reads it back, so a worker that left the process group (``setsid``)
+  and was orphaned before any descendant snapshot is still found: by its tag, not by its parentage. (The same idea
+  as Jenkins' ProcessTreeKiller, which finds a build's processes by an environment cookie.) A process that clears
+  its environment escapes this; none of After Effects' is known to.
+- Adoption (Linux): ``adopt_orphans`` makes this process a child subreaper (``prctl(PR_SET_CHILD_SUBREAPER)``), so an
+  orphaned descendant is re-parented to us instead of init; ``reap_adopted`` collects the exit status of those that
+  died (``waitpid`` on each adopted pid, never ``waitpid(-1)``: the ``Popen`` objects of our own children keep
+  theirs). Elsewhere orphans go to init/launchd, which reaps them; tags still find them while they live.
 """
 from __future__ import annotations
 
 import abc
 import subprocess
 from dataclasses import dataclass
-from typing import Callable, Dict, Mapping, Optional, Protocol, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 import psutil
+
+TREE_TAG = "AEFARM_TREE"
+"""The environment variable that marks every process of one aerender invocation's tree (value: the invocation's tag,
+``<run id>.<chunk>.<invocation>``)."""
 
 ProcessTable = Dict[int, Tuple[int, float]]
 """One snapshot of the machine's processes: pid -> (parent pid, create time in seconds since the epoch)."""
@@ -89,6 +102,32 @@ class ProcessControl(abc.ABC):
     def process_table(self) -> ProcessTable:
         """One snapshot of every process's parent and create time (one scan serves every child)."""
         return psutil_process_table()
+
+    def tree_tag(self, pid: int) -> Optional[str]:
+        """The ``TREE_TAG`` value in the environment process ``pid`` started with; None when it has none, is gone, or
+        cannot be read (another user's process, a zombie)."""
+        try:
+            value = psutil.Process(pid).environ().get(TREE_TAG)
+        except (psutil.Error, OSError, ValueError):
+            return None
+        return value if isinstance(value, str) else None
+
+    def adopt_orphans(self) -> bool:
+        """Make this process the parent of its orphaned descendants (until ``stop_adopting``); False when this OS
+        cannot (then orphans go to init/launchd)."""
+        return False
+
+    def stop_adopting(self) -> None:  # noqa: B027 - optional: only Linux adopts
+        """Undo ``adopt_orphans`` (counted: the last of nested callers undoes it)."""
+
+    def reap_adopted(self) -> List[int]:
+        """Collect the exit status of adopted orphans that died (never of a child this process started itself); the
+        pids reaped."""
+        return []
+
+    def adopted(self) -> List[int]:
+        """Adopted orphans still alive (children of ours that this process did not start)."""
+        return []
 
 
 def psutil_process_table() -> ProcessTable:

@@ -31,6 +31,7 @@ from stmpo.proc.base import ProcessControl, Spawned, TreeMember, Warn
 CREATE_NEW_PROCESS_GROUP = 0x00000200
 CREATE_SUSPENDED = 0x00000004
 JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE = 0x00002000
+JOB_OBJECT_BASIC_ACCOUNTING_INFORMATION = 1  # JOBOBJECTINFOCLASS: JOBOBJECT_BASIC_ACCOUNTING_INFORMATION
 JOB_OBJECT_EXTENDED_LIMIT_INFORMATION = 9  # JOBOBJECTINFOCLASS: JOBOBJECT_EXTENDED_LIMIT_INFORMATION
 JOB_OBJECT_GROUP_INFORMATION_EX = 14  # JOBOBJECTINFOCLASS: an array of GROUP_AFFINITY
 PROCESS_TERMINATE = 0x0001
@@ -61,6 +62,8 @@ class WindowsCalls(Protocol):
     def send_ctrl_break(self, pid: int) -> None: ...
 
     def taskkill_tree(self, pid: int) -> None: ...
+
+    def job_active_processes(self, job: int) -> int: ...
 
 
 class WindowsProcessControl(ProcessControl):
@@ -116,6 +119,15 @@ class WindowsProcessControl(ProcessControl):
                 member.kill()
             except psutil.Error:
                 pass
+
+    def group_alive(self, child: Spawned) -> Optional[bool]:
+        """Processes still in the child's Job Object (the launcher, After Effects and anything they started)."""
+        if child.job is None:
+            return None
+        try:
+            return self.calls.job_active_processes(child.job) > 0
+        except OSError:
+            return None
 
     def release(self, child: Spawned) -> None:
         job, child.job = child.job, None
@@ -281,6 +293,24 @@ class Kernel32Calls:
 
     def taskkill_tree(self, pid: int) -> None:
         subprocess.run(["taskkill", "/T", "/F", "/PID", str(pid)], capture_output=True)
+
+    def job_active_processes(self, job: int) -> int:
+        if sys.platform != "win32":
+            raise OSError("Job Objects exist only on Windows")
+        import ctypes
+        from ctypes import wintypes
+
+        class ACCOUNTING(ctypes.Structure):  # JOBOBJECT_BASIC_ACCOUNTING_INFORMATION
+            _fields_ = [("TotalUserTime", ctypes.c_int64), ("TotalKernelTime", ctypes.c_int64),
+                        ("ThisPeriodTotalUserTime", ctypes.c_int64), ("ThisPeriodTotalKernelTime", ctypes.c_int64),
+                        ("TotalPageFaultCount", wintypes.DWORD), ("TotalProcesses", wintypes.DWORD),
+                        ("ActiveProcesses", wintypes.DWORD), ("TotalTerminatedProcesses", wintypes.DWORD)]
+
+        info = ACCOUNTING()
+        if not _kernel32().QueryInformationJobObject(wintypes.HANDLE(job), JOB_OBJECT_BASIC_ACCOUNTING_INFORMATION,
+                                                     ctypes.byref(info), ctypes.sizeof(info), None):
+            raise _last_error()
+        return int(info.ActiveProcesses)
 
 
 def _kernel32() -> Any:
