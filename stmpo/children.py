@@ -40,11 +40,23 @@ TREE_POLL = 0.25  # seconds between looks at a tree whose launcher exited but wh
 TAG_SLACK = 2.0  # create times from the process table are offset by up to a second (boot time rounding)
 
 
-def descendants_in(table: ProcessTable, roots: Sequence[int]) -> Dict[int, float]:
-    """Every process below ``roots`` in ``table`` (pid -> create time), roots excluded."""
+_LAST_INDEX: List[Tuple[ProcessTable, Dict[int, List[int]]]] = []  # one snapshot serves every child: index it once
+
+
+def _children_index(table: ProcessTable) -> Dict[int, List[int]]:
+    last = _LAST_INDEX[:1]
+    if last and last[0][0] is table:
+        return last[0][1]
     children: Dict[int, List[int]] = {}
     for pid, (ppid, _) in table.items():
         children.setdefault(ppid, []).append(pid)
+    _LAST_INDEX[:] = [(table, children)]
+    return children
+
+
+def descendants_in(table: ProcessTable, roots: Sequence[int]) -> Dict[int, float]:
+    """Every process below ``roots`` in ``table`` (pid -> create time), roots excluded."""
+    children = _children_index(table)
     found: Dict[int, float] = {}
     stack = list(roots)
     while stack:
@@ -59,29 +71,40 @@ class TreeTags:
     """Which process carries which tree tag: each process's environment is read once (keyed by pid and create
     time), so a snapshot costs a read only for processes new since the last one. Shared by every child of a run."""
 
-    def __init__(self, control: ProcessControl) -> None:
+    def __init__(self, control: ProcessControl, since: Optional[float] = None) -> None:
         self.control = control
+        self.since = time.time() if since is None else since  # processes older than this are never read
         self._seen: Dict[Tuple[int, float], Optional[str]] = {}
         self._lock = threading.Lock()
+        self._last: Optional[Tuple[ProcessTable, Dict[int, Tuple[float, str]]]] = None
+
+    def _tags(self, table: ProcessTable) -> Dict[int, Tuple[float, str]]:
+        """pid -> (create time, tag) of the tagged processes of ``table`` (computed once per snapshot)."""
+        if self._last is not None and self._last[0] is table:
+            return self._last[1]
+        tagged: Dict[int, Tuple[float, str]] = {}
+        for pid, (_, created) in table.items():
+            if created < self.since - TAG_SLACK:
+                continue
+            key = (pid, round(created, 2))
+            if key not in self._seen:
+                self._seen[key] = self.control.tree_tag(pid)
+            tag = self._seen[key]
+            if tag is not None:
+                tagged[pid] = (created, tag)
+        if len(self._seen) > 4 * max(64, len(table)):  # forget processes long gone
+            alive = {(pid, round(created, 2)) for pid, (_, created) in table.items()}
+            self._seen = {k: v for k, v in self._seen.items() if k in alive}
+        self._last = (table, tagged)
+        return tagged
 
     def tagged(self, table: ProcessTable, since: float, match: Callable[[str], bool]) -> Dict[int, float]:
         """pid -> create time of the processes in ``table`` created after ``since`` (seconds since the epoch) whose
         tag ``match`` accepts."""
-        found: Dict[int, float] = {}
         with self._lock:
-            for pid, (_, created) in table.items():
-                if created < since - TAG_SLACK:
-                    continue
-                key = (pid, round(created, 2))
-                if key not in self._seen:
-                    self._seen[key] = self.control.tree_tag(pid)
-                tag = self._seen[key]
-                if tag is not None and match(tag):
-                    found[pid] = created
-            if len(self._seen) > 4 * max(64, len(table)):  # forget processes long gone
-                alive = {(pid, round(created, 2)) for pid, (_, created) in table.items()}
-                self._seen = {k: v for k, v in self._seen.items() if k in alive}
-        return found
+            tags = self._tags(table)
+        return {pid: created for pid, (created, tag) in tags.items()
+                if created >= since - TAG_SLACK and match(tag)}
 
 
 def _warn_on_stderr(text: str) -> None:
@@ -212,7 +235,7 @@ class ChildProcess:
         with self._lock:
             roots = [self.pid, *self.known, *tagged]
         found = descendants_in(table, roots)
-        by_parent = set(descendants_in(table, [self.pid, *self.known]))
+        by_parent = set(descendants_in(table, [self.pid, *self.known])) if tagged else set(found)
         found.update(tagged)
         with self._lock:
             self.by_tag.update(pid for pid in tagged if pid not in by_parent and pid not in self.known)

@@ -83,9 +83,10 @@ class FrameDelivery:
     def on_frame_line(self, inv: Invocation, frame: int) -> List[int]:
         """``inv`` printed the progress line of ``frame``: the frames whose files that line proves closed (every
         frame reported before it and not proven yet). A repeated line changes nothing."""
-        if frame in inv.reported:
+        if frame in inv.reported_set:
             return []
         inv.reported.append(frame)
+        inv.reported_set.add(frame)
         if self.movie:
             return []
         return self._close(inv, len(inv.reported) - 1)
@@ -122,8 +123,8 @@ class FrameDelivery:
             return False  # outside the (shrunk) assignment, or another chunk's already: never moved
         if self.movie:
             return True
-        staged = self.pattern.frame_file(frame, str(self.staging.folder(chunk)))
-        verdict = self.check(staged)
+        staged = self.staging.staged_file(chunk, frame)
+        verdict = self.check(staged, pillow=inv is None or not inv.delivered)
         if not verdict.ok:
             self.rejected[frame] = verdict.reason
             if inv is not None:
@@ -131,28 +132,31 @@ class FrameDelivery:
             self.warn(f"[chunk {chunk}] frame {frame} not delivered: {verdict.reason} ({staged})")
             return False
         try:
-            ok = self.staging.deliver(chunk, frame)
+            final = self.staging.move_checked(staged, self.pattern.frame_file(frame))
         except OSError as exc:
             self.warn(f"[chunk {chunk}] could not move frame {frame} into place: {exc}")
-            ok = False
-        if ok:
-            self.delivered.add(frame)
-            self.withdrawn.discard(frame)
-            self.rejected.pop(frame, None)
-            self.stamps[frame] = _stamp(self.pattern.frame_file(frame))
-            if inv is not None:
-                inv.delivered.append(frame)
-        return ok
+            final = None
+        if final is None:
+            return False
+        self.delivered.add(frame)
+        self.withdrawn.discard(frame)
+        self.rejected.pop(frame, None)
+        self.stamps[frame] = (final.st_size, final.st_mtime_ns)
+        if inv is not None:
+            inv.delivered.append(frame)
+        return True
 
-    def check(self, path: str) -> Verdict:
-        """The structural check of one staged frame (``check_frame``); for a format without one: not empty."""
+    def check(self, path: str, pillow: bool = True) -> Verdict:
+        """The structural check of one staged frame (``check_frame``); for a format without one: not empty.
+        ``pillow=False`` (the later frames of one invocation, whose first frame Pillow read): PNG and JPEG frames get
+        our complete structural walk without Pillow's header parse (the same writer, the same settings)."""
         if self.format == UNKNOWN:
             if not self._said_unknown:
                 self._said_unknown = True
                 self.warn(f"no structural check for {os.path.splitext(path)[1] or 'files without an extension'} "
                           f"frames: they are delivered when closed and not empty (FORMATS.md §7)")
             return Verdict(True, UNKNOWN) if frame_ok(path) else Verdict(False, UNKNOWN, "missing or empty file")
-        return check_frame(path, self.format)
+        return check_frame(path, self.format, pillow=pillow)
 
     def withdraw(self, chunk: int, inv: Invocation) -> List[int]:
         """Take back what ``inv`` delivered (its output is wrong: a failing warning): each frame goes back into
@@ -175,7 +179,8 @@ class FrameDelivery:
             self.stamps.pop(frame, None)
             self.withdrawn.add(frame)
             taken.append(frame)
-        inv.delivered = [f for f in inv.delivered if f not in taken]
+        gone = set(taken)
+        inv.delivered = [f for f in inv.delivered if f not in gone]
         return taken
 
     def still_delivered(self, frame: int) -> bool:
@@ -189,7 +194,7 @@ class FrameDelivery:
         segment = inv.segment
         if segment is None or self.ffprobe is None:
             raise RuntimeError("a movie invocation needs its segment path and ffprobe")
-        missing = [f for f in inv.frames if f not in inv.reported]
+        missing = [f for f in inv.frames if f not in inv.reported_set]
         if missing or inv.fatal_lines or inv.failing_warning is not None:
             why = (f"no progress line for {len(missing)} of its frames" if missing
                    else "the invocation failed")

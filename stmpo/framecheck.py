@@ -106,7 +106,7 @@ def sniff(head: bytes) -> Optional[str]:
 
 def check_frame(path: PathLike, expected_format: Optional[str] = None, *, decode_pixels: bool = False,
                 count_movie_frames: Optional[MovieFrameCounter] = None,
-                expected_frames: Optional[int] = None) -> Verdict:
+                expected_frames: Optional[int] = None, pillow: bool = True) -> Verdict:
     """Prove that the frame (or movie) file at `path` is whole.
 
     expected_format: a format name (`png`, `jpeg`/`jpg`, `tiff`, `tga`, `psd`, `exr`, `dpx`, `cineon`, `movie`) or an
@@ -114,7 +114,8 @@ def check_frame(path: PathLike, expected_format: Optional[str] = None, *, decode
     decode_pixels: also decode every pixel with Pillow (PNG, JPEG, TIFF, TGA, PSD; much slower: for deep checks).
     count_movie_frames: for movies, a function path -> decoded video frame count or None when no video stream
     decodes (e.g. `functools.partial(stmpo.movies.movie_frame_count, ffprobe=...)`); without it a movie is not
-    proven. expected_frames: for movies, the frame count it must have.
+    proven. expected_frames: for movies, the frame count it must have. pillow=False: PNG and JPEG skip Pillow's header
+    parse and rely on our structural walk alone (for the later files of one writer whose first file Pillow read).
     Never raises for a bad, missing or unreadable file: that is a Verdict with ok=False.
     """
     fmt = _normalize(expected_format) if expected_format else format_of(path)
@@ -137,7 +138,10 @@ def check_frame(path: PathLike, expected_format: Optional[str] = None, *, decode
             found = sniff(head)
             if found is not None and found != fmt:
                 return Verdict(False, fmt, f"the file is {found.upper()}, not {fmt.upper()}")
-            _CHECKS[fmt](f, st.st_size)
+            if fmt in ("png", "jpeg") and not pillow:
+                (check_png if fmt == "png" else check_jpeg)(f, st.st_size, pillow=False)
+            else:
+                _CHECKS[fmt](f, st.st_size)
             if decode_pixels and fmt in ("png", "jpeg", "tiff", "tga", "psd"):
                 decode(f, fmt)
     except Broken as exc:

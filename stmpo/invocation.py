@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, TypedDict, Union
+from typing import Dict, List, Optional, Sequence, Set, Tuple, TypedDict, Union
 
 from stmpo.aerender import build_command
 from stmpo.children import ChildProcess
@@ -57,6 +57,7 @@ class Invocation:
     # frame proof (stmpo.delivery): frames whose own progress line appeared, in line order; how many of those are
     # proven closed; which this invocation delivered; which closed files failed the structural check, and why
     reported: List[int] = field(default_factory=list)
+    reported_set: Set[int] = field(default_factory=set)  # the same frames, for membership
     closed: int = 0
     delivered: List[int] = field(default_factory=list)
     rejected: Dict[int, str] = field(default_factory=dict)

@@ -234,15 +234,27 @@ class Staging:
     def deliver(self, chunk: int, frame: int) -> bool:
         """Move ``frame`` of ``chunk`` into place if complete there; True only when this call moved it and the final
         file is verified (a file already at the final name, e.g. from an earlier render, proves nothing)."""
+        src = self.staged_file(chunk, frame)
+        if not frame_ok(src):
+            return False
+        return self.move_checked(src, self.pattern.frame_file(frame)) is not None
+
+    def staged_file(self, chunk: int, frame: int) -> str:
+        """Where ``frame`` of ``chunk`` is staged (the chunk's folder is created on first use)."""
         folder = self._folder_text.get(chunk)
         if folder is None:
             folder = self._folder_text[chunk] = str(self.folder(chunk))
-        src = self.pattern.frame_file(frame, folder)
-        dst = self.pattern.frame_file(frame)
-        if not frame_ok(src):
-            return False
+        return self.pattern.frame_file(frame, folder)
+
+    def move_checked(self, src: str, dst: str) -> Optional[os.stat_result]:
+        """Move the (already checked) staged file ``src`` to its final name ``dst``; the final file's stat when it is
+        a non-empty regular file there, else None. OSError when it cannot be moved."""
         move_into_place(src, dst)
-        return frame_ok(dst)
+        try:
+            st = os.stat(dst)
+        except OSError:
+            return None
+        return st if st.st_size > 0 and stat.S_ISREG(st.st_mode) else None
 
     def staged(self, chunk: int, frame: int) -> bool:
         return frame_ok(self.pattern.frame_path(frame, self.folder(chunk)))

@@ -98,7 +98,7 @@ class Executor:
         self.delivery = FrameDelivery(self.pattern, self.staging, cancel=self.cancel_event,
                                       warn=lambda text: self.reporter.message(f"warning: {text}"))
         self.allow = effective_allow(options.allow, bool(job.continue_on_missing_footage))
-        self.tags = TreeTags(self.control)
+        self.tags = TreeTags(self.control, since=time.time())
         self.orphans = RunOrphans(self.control, self.tags, f"aefarm-{os.getpid()}-{self.staging.run_id}")
         self.failures, self.warnings, self.unparsed = FailureLog(), WarningLog(), UnparsedLog()
         self.halted: Optional[str] = None  # the permanent failure that stopped further launches

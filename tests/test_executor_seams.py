@@ -120,7 +120,7 @@ def test_a_frame_that_cannot_be_moved_is_not_delivered_and_says_why(setup, monke
     def refuse(*args, **kwargs):
         raise PermissionError("read-only output folder")
 
-    monkeypatch.setattr(staging, "deliver", refuse)
+    monkeypatch.setattr(staging, "move_checked", refuse)
     assert not delivery.deliver(2, 3, owned=True)
     assert delivery.delivered == set() and len(warnings) == 1 and "[chunk 2]" in warnings[0]
 
