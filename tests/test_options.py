@@ -323,3 +323,30 @@ def test_the_docs_list_every_option():
             assert f"`{option.accsyn}`" in readme and option.flag in readme, option.name
         if option.openjd and option.feeds != TARGET:
             assert f"`{option.openjd}`" in readme, option.name
+
+
+# --------------------------------------------------------------------------------------------------- --allow
+def test_allow_takes_warning_classes_on_every_surface_and_refuses_others(capsys):
+    option = BY_NAME["allow"]
+    assert option.default == () and option.choices == ("missing-effects", "missing-fonts", "missing-footage")
+    base = ["render", "p.aepx", "--comp", "Main", "--output", "/o/x_[#].png", "--frames", "1"]
+    args = build_parser().parse_args(base + ["--allow", " missing-fonts, Missing-Footage ,missing-fonts"])
+    assert args.allow == ("missing-fonts", "missing-footage")  # table order, each once
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(base + ["--allow", "missing-fonts,colour-bars"])
+    assert "--allow" in capsys.readouterr().err
+    data = {"compute": {"input": "/p/a.aepx", "output": "/p/out", "range": "1-5",
+                        "parameters": {"comp": "Main", "allow": ["missing-effects"]}}}  # a JSON list too
+    assert build_app_job(data, "1", node_os="linux").job.options.allow == ("missing-effects",)
+    data["compute"]["parameters"]["allow"] = "missing-footage"
+    assert build_app_job(data, "1", node_os="linux").job.options.allow == ("missing-footage",)
+    data["compute"]["parameters"]["allow"] = "fonts"
+    with pytest.raises(AccsynError, match="parameters.allow"):
+        build_app_job(data, "1", node_os="linux")
+    values = actions.TaskValues(kind="image", project="/p/a.aepx", comp_name="Main", rq_index=0, output_dir="/o",
+                                pattern="x_[#####].png", frames="1-2", options={"allow": "missing-fonts"})
+    assert actions.task_job(values).options.allow == ("missing-fonts",)
+    values.options["allow"] = ""
+    assert actions.task_job(values).options.allow == ()  # the template's empty default: nothing allowed
+    assert option.encode(("missing-fonts", "missing-footage"), "openjd") == "missing-fonts,missing-footage"
+    assert table.cli_arguments({"allow": ("missing-fonts",)}) == ["--allow", "missing-fonts"]

@@ -325,3 +325,25 @@ def test_linux_process_table_agrees_with_psutil():
     assert table is not None and table[me.pid][0] == me.ppid()
     assert abs(table[me.pid][1] - me.create_time()) < 0.05
     assert linux_process_table("/nonexistent-proc") is None
+
+
+def test_windows_a_child_is_finished_when_its_job_is_empty_not_when_aerender_exits(no_posix_signals):
+    """aerender.exe exits 0 while AfterFX.exe (in the same Job Object) still writes: the exit is reported only once
+    the job holds no process, and the job handle is closed (kill-on-close) only then."""
+    calls = RecordingKernel32()
+    active = {"count": 2}
+    calls.job_active_processes = lambda job: active["count"]  # type: ignore[method-assign]
+    control, made = windows(calls)
+    exits = []
+    done = threading.Event()
+    child = ChildProcess(["aerender.exe", "-project", "p.aepx"], control=control,
+                         on_line=lambda stream, text: None, on_exit=lambda code: (exits.append(code), done.set()))
+    child.start()
+    made[0].end(0)  # aerender.exe exits 0
+    active["count"] = 1  # AfterFX.exe is still in the job
+    assert child.launcher_exited.wait(10)
+    assert not done.wait(0.8) and child.tree_alive()
+    assert "close_handle" not in [c[0] for c in calls.calls]
+    active["count"] = 0  # AfterFX.exe finished writing
+    assert done.wait(10) and exits == [0]
+    assert [c[0] for c in calls.calls][-1] == "close_handle" and "terminate_job" not in [c[0] for c in calls.calls]

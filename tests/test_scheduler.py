@@ -229,6 +229,38 @@ def test_cancel_kills_live_children_and_ends_with_fail():
     assert isinstance(end[-1], Fail) and end[-1].missing_list == tuple(range(2, 11))
 
 
+def test_halt_starts_nothing_more_lets_live_chunks_finish_and_fails_with_the_reason():
+    s = Scheduler(range(1, 31), 3, retries=3)
+    s.begin(0.0)
+    s.frame_done(2, 11, 1.0)
+    actions = s.halt("permanent failure (comp-not-found): aerender ERROR: No comp was found")
+    assert not [a for a in actions if isinstance(a, (Kill, Start))]  # live chunks are not killed
+    assert not [a for a in s.chunk_ended(1, False, 2.0, "no comp") if isinstance(a, Start)]  # no retry
+    assert s.failures == {} and set(range(1, 11)) <= s.lost
+    for f in range(12, 21):
+        assert not [a for a in s.frame_done(2, f, 3.0) if isinstance(a, Start)]  # and no steal for the idle slot
+    s.chunk_ended(2, True, 4.0)
+    end = s.chunk_ended(3, False, 4.0)
+    assert isinstance(end[-1], Fail) and end[-1].missing_list == tuple(range(1, 11)) + tuple(range(21, 31))
+    assert end[-1].reason.startswith("permanent failure (comp-not-found)")
+    s.check_invariants()
+
+
+def test_halt_with_kill_stops_live_chunks_too():
+    s = Scheduler(range(1, 21), 2)
+    s.begin(0.0)
+    assert sorted(a.chunk for a in s.halt("warning missing-fonts", kill=True) if isinstance(a, Kill)) == [1, 2]
+
+
+def test_a_chunk_launched_late_measures_its_start_up_from_its_launch():
+    s = Scheduler(range(1, 21), 2)
+    s.begin(0.0)
+    s.launched(2, 5.0)  # held behind a pilot until t=5
+    s.frame_done(2, 11, 6.0)
+    s.frame_done(1, 1, 1.0)
+    assert sorted(s._startups) == [1.0, 1.0]
+
+
 def test_frames_outside_the_assignment_are_ignored():
     s = Scheduler(range(1, 11), 2)
     s.begin(0.0)

@@ -313,3 +313,27 @@ def test_case6_transient_failures_are_retried(tmp_path, project, aerender_sim, k
     assert_frames(out, range(1, 5))
     assert report.failure_kind == "transient" and report.failures[0]["reason"] == reason
     assert any(c["retry"] for c in report.chunks)
+
+
+@pytest.mark.parametrize("kind", ["accsyn", "openjd"])
+def test_the_farm_reporters_count_only_proven_frames(tmp_path, project, aerender_sim, kind):
+    out = tmp_path / "out"
+    out.mkdir()
+    job = Job(project=project, output=str(out / "[compName]_[#####].png"), frames=FrameSet.parse("1-4"), comp="Main",
+              aerender=aerender_sim, settings=PlanSettings(mfr=False),
+              options=RunOptions(startup_timeout=30.0, stall_timeout=30.0, kill_grace=1.0, retries=0))
+    stream = io.StringIO()
+    writer = OutputWriter(stream)
+    reporter = make_reporter(kind, writer, 4)
+    env = {**os.environ, "AERENDER_SIM_PARTIAL_LAST_FRAME": "8", "AERENDER_SIM_FRAME_SECONDS": "0.01"}
+    report = run(Plan(concurrency=1, cpu_blocks=None), job, reporter, env=env, handle_signals=False)
+    reporter.close()
+    writer.close()
+    text = stream.getvalue()
+    assert report.exit_code == exitcodes.RENDER_FAILED and list(report.missing) == [4]
+    if kind == "accsyn":
+        done = [json.loads(line)["uri"] for line in text.splitlines() if line.startswith('{"taskstatus"')]
+        assert done == ["1", "2", "3"]
+    else:
+        progress = [float(line.split()[1]) for line in text.splitlines() if line.startswith("openjd_progress:")]
+        assert max(progress) == 75.0 and "openjd_fail:" in text
