@@ -13,7 +13,7 @@ their own process, through the command-line code path). For every render:
 - a transient fault that fires once => exit 0; a failing warning => exit 4 naming it.
 
 The seed is printed (and in every failure message); set AEFARM_FUZZ_SEED to replay one, AEFARM_FUZZ_RUNS to change
-how many renders run (default 26).
+how many renders run (default 24).
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any, Dict, List
 
 import psutil
 import pytest
@@ -83,7 +84,7 @@ FAULTS = {
     "missing-footage": (lambda k: {"MISSING_FOOTAGE_WARNING": 1}, False, False),
 }
 WEIGHTS = {"hang-at-startup": 0.3, "missing-fonts": 0.5, "missing-effects": 0.4, "missing-footage": 0.5}
-PROPERTIES = [{"WORKER_SETSID": 1}, {"GRANDCHILD": 1}, {"IGNORE_SIGTERM": 1}, {"FIELDS": "U"}, {"NEWLINE": "cr"},
+PROPERTIES: List[Dict[str, Any]] = [{"WORKER_SETSID": 1}, {"GRANDCHILD": 1}, {"IGNORE_SIGTERM": 1}, {"FIELDS": "U"}, {"NEWLINE": "cr"},
               {"LANGUAGE": "pt"}]
 
 
@@ -92,15 +93,15 @@ def plan_render(rng: random.Random, index: int, sigterm: bool) -> dict:
     count = rng.randint(3, 8)
     frames = f"{first}-{first + count - 1}"
     names = rng.choices(list(FAULTS), weights=[WEIGHTS.get(n, 1.0) for n in FAULTS], k=rng.choice([0, 1, 1, 2, 2]))
-    faults = []
+    faults: List[Dict[str, Any]] = []
     for name in dict.fromkeys(names):
         knobs, framed, _ = FAULTS[name]
         frame = rng.randint(first, first + count - 1) if framed else None
         faults.append({"name": name, "knobs": knobs(frame), "frame": frame})
-    props = {}
+    props: Dict[str, Any] = {}
     for prop in rng.sample(PROPERTIES, k=rng.randint(0, 2)):
         props.update(prop)
-    warnings = [f["name"] for f in faults if not FAULTS[f["name"]][2]]
+    warnings = [str(f["name"]) for f in faults if not FAULTS[str(f["name"])][2]]
     allow = [w for w in warnings if rng.random() < 0.4]
     return {"index": index, "frames": frames, "children": rng.randint(1, 4), "faults": faults, "props": props,
             "frame_seconds": round(rng.uniform(0.01, 0.05), 3), "allow": allow, "sigterm": sigterm,
@@ -235,7 +236,7 @@ def check(plan: dict, code: int, out: Path, report_path: Path, log: str, mark: s
 
 def test_randomized_faults_keep_every_promise(tmp_path, seed, aerender_sim):
     rng = random.Random(seed)
-    runs = int(os.environ.get("AEFARM_FUZZ_RUNS") or 26)
+    runs = int(os.environ.get("AEFARM_FUZZ_RUNS") or 24)
     wrapper = None
     outcomes = []
     for index in range(runs):

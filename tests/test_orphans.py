@@ -33,11 +33,16 @@ print("grandchild", kid.pid, flush=True)
 
 
 def _start_escape(seconds: float):
-    lines, exits = [], []
+    lines: list = []
+    exits: list = []
     done = threading.Event()
+
+    def on_exit(code):
+        exits.append(code)
+        done.set()
+
     child = ChildProcess([sys.executable, "-c", ESCAPE, str(seconds)], tag="test.1.1",
-                         on_line=lambda stream, text: lines.append(text),
-                         on_exit=lambda code: (exits.append(code), done.set()))
+                         on_line=lambda stream, text: lines.append(text), on_exit=on_exit)
     child.start()
     return child, lines, exits, done
 

@@ -241,7 +241,8 @@ def test_stepped_frames_run_one_invocation_per_frame(tmp_path, project, aerender
 def test_work_stealing_delivers_every_frame_once(tmp_path, project, aerender_sim):
     rec = tmp_path / "rec.jsonl"
     env = {"AERENDER_SIM_COST_MAP": json.dumps({"13-24": 0.3}), "AERENDER_SIM_RECORD": str(rec)}
-    report, out, log = render(tmp_path, project, aerender_sim, "1-24", 2, env=env, min_chunk=1)
+    # both children start at once (no pilot): this is about stealing, not about launch order
+    report, out, log = render(tmp_path, project, aerender_sim, "1-24", 2, env=env, min_chunk=1, pilot=False)
     assert report.ok, log
     assert_frames(out, range(1, 25))
     assert len(report.chunks) > 2, "the idle slot never stole from the slow child"

@@ -121,7 +121,7 @@ class Recorder:
     kind = "openjd"
 
     def __init__(self) -> None:
-        self.calls = []
+        self.calls: list = []
 
     def __getattr__(self, name):
         if name.startswith("_"):
