@@ -8,10 +8,11 @@ then a stall timeout from the last progress line, and the finish grace of a tree
 finished), records each tree's descendants once a second (so orphans can be reaped), and turns a cancel
 (``stmpo.cancel``: SIGINT/SIGTERM/CTRL_BREAK) into terminating every tree.
 
-Around the loop: which frames count as delivered is ``stmpo.delivery``'s decision (own line, file closed, file
-whole); what an invocation's end means (failed? permanent or transient?) is ``stmpo.outcome``'s; the end-of-run
-verdict is ``stmpo.accounting``'s; the JSON report's shape is ``stmpo.report``'s; process trees are
-``stmpo.children`` on this OS's ``stmpo.proc`` control, orphans ``stmpo.orphans``.
+Around the loop: what each child's event means is ``stmpo.child_events``; which frames count as delivered is
+``stmpo.delivery``'s decision (own line, file closed, file whole); what an invocation's end means (failed?
+permanent or transient?) is ``stmpo.outcome``'s; the end-of-run verdict is ``stmpo.accounting``'s; the JSON report's
+shape is ``stmpo.report``'s; process trees are ``stmpo.children`` on this OS's ``stmpo.proc`` control, orphans
+``stmpo.orphans``.
 
 Launch policy: with ``pilot`` (default) the run's first invocation starts alone and the others once it shows the
 job is renderable (a comp start, a frame line, or its end without a permanent failure), so an error every child
@@ -31,36 +32,25 @@ from typing import Callable, Deque, Dict, List, Mapping, Optional, Sequence, Tup
 from stmpo import outputs
 from stmpo.accounting import judge_run, present_at_start
 from stmpo.cancel import SignalCancel
+from stmpo.child_events import ChildEvents
 from stmpo.children import ChildProcess, TreeTags
 from stmpo.delivery import FrameDelivery
-from stmpo.diagnosis import OTHER, Failure, classify_error, classify_warning, effective_allow, warning_fails
+from stmpo.diagnosis import effective_allow
 from stmpo.errors import StmpoError
 from stmpo.frames import FrameSet
 from stmpo.host import Topology
 from stmpo.invocation import (
     ChunkRun,
     ExitEvent,
-    FrameTime,
     Invocation,
     LauncherExitEvent,
     LineEvent,
     LoopEvent,
     child_command,
-    exit_reason,
-)
-from stmpo.lines import (
-    AeWarning,
-    CompFinished,
-    CompStarted,
-    FatalError,
-    FrameRendered,
-    TotalTime,
-    UnparsedProgress,
-    parse_line,
 )
 from stmpo.movies import find_ffmpeg
 from stmpo.orphans import RunOrphans
-from stmpo.outcome import FailureLog, UnparsedLog, WarningLog, invocation_failure
+from stmpo.outcome import FailureLog, UnparsedLog, WarningLog
 from stmpo.plan import Plan
 from stmpo.proc import process_control
 from stmpo.proc.base import ProcessControl
@@ -105,7 +95,7 @@ class Executor:
         self.runs: Dict[int, ChunkRun] = {}
         self.scheduler: Optional[Scheduler] = None
         self.result: Optional[Action] = None
-        self._pilot: Optional[Tuple[int, int]] = None  # (chunk, invocation seq) launched alone
+        self.pilot: Optional[Tuple[int, int]] = None  # (chunk, invocation seq) launched alone
         self._gate_open = not options.pilot
         self._seq = 0
         self._next_launch = 0.0
@@ -113,6 +103,7 @@ class Executor:
         self._last_tick = 0.0
         self._terminators: List[threading.Thread] = []
         self.mux = LineMux()
+        self.child_events = ChildEvents(self)
 
     def cancel(self, reason: str) -> None:
         """Ask the run to stop (any thread, a signal handler too): every tree is terminated, the run is cancelled."""
@@ -155,22 +146,22 @@ class Executor:
             if self.cancel_event.is_set():  # cancelled before the run began (preflight, remap): start nothing
                 cancelled = True
                 self.reporter.message(f"{self.cancel_reason}: before any aerender started")
-                self._apply(scheduler.cancel(self.cancel_reason))
+                self.apply_actions(scheduler.cancel(self.cancel_reason))
             else:
-                self._apply(scheduler.begin(self.clock()))
+                self.apply_actions(scheduler.begin(self.clock()))
             while not scheduler.finished:
-                self._pump_events()
+                self.child_events.pump()
                 now = self.clock()
                 if self.cancel_event.is_set() and not cancelled:
                     cancelled = True
                     self.reporter.message(f"{self.cancel_reason}: terminating every child process tree")
-                    self._apply(scheduler.cancel(self.cancel_reason))
+                    self.apply_actions(scheduler.cancel(self.cancel_reason))
                     continue
                 self._launch_due(now)
                 self._watchdog(now)
                 if now - self._last_tick >= TICK_INTERVAL:
                     self._last_tick = now
-                    self._apply(scheduler.tick(now))
+                    self.apply_actions(scheduler.tick(now))
                 if now - self._last_record >= RECORD_INTERVAL:
                     self._last_record = now
                     self._record_descendants()
@@ -211,11 +202,11 @@ class Executor:
 
     # -------------------------------------------------------------------------------------------- actions
     @property
-    def _scheduler(self) -> Scheduler:
+    def active_scheduler(self) -> Scheduler:
         assert self.scheduler is not None, "execute() creates the scheduler before any action"
         return self.scheduler
 
-    def _apply(self, actions: Sequence[Action]) -> None:
+    def apply_actions(self, actions: Sequence[Action]) -> None:
         todo: Deque[Action] = deque(actions)
         while todo:
             action = todo.popleft()
@@ -235,13 +226,13 @@ class Executor:
         launch_at = max(now, self._next_launch)
         if self.options.stagger > 0:
             self._next_launch = launch_at + self.options.stagger
-        failures = self._scheduler.failures
+        failures = self.active_scheduler.failures
         run = ChunkRun(chunk=action.chunk, slot=action.slot, assigned=list(action.frame_list), retry=action.retry,
                        last=action.frame_list[-1], launch_at=launch_at, initial=list(action.frame_list),
                        attempt=max(failures.get(f, 0) for f in action.frame_list))
         self.runs[action.chunk] = run
         if launch_at <= now and self._may_launch():
-            self._next_invocation(run)
+            self.next_invocation(run)
 
     def _on_kill(self, action: Kill) -> List[Action]:
         run = self.runs[action.chunk]
@@ -249,11 +240,11 @@ class Executor:
             run.killed = action.reason
         inv = run.current
         if inv is None or inv.exit_code is not None:  # not launched yet, between invocations, or already exited
-            return self._chunk_ended(run, ok=False, reason=f"killed: {action.reason}")
-        self._terminate(inv)
+            return self.end_chunk(run, ok=False, reason=f"killed: {action.reason}")
+        self.terminate(inv)
         return []
 
-    def _terminate(self, inv: Invocation) -> None:
+    def terminate(self, inv: Invocation) -> None:
         proc = inv.process
         if proc is None or proc.terminating:
             return
@@ -263,22 +254,22 @@ class Executor:
         thread.start()
         self._terminators.append(thread)
 
-    def _chunk_ended(self, run: ChunkRun, ok: bool, reason: str) -> List[Action]:
+    def end_chunk(self, run: ChunkRun, ok: bool, reason: str) -> List[Action]:
         run.status = "done" if ok else ("stopped" if run.killed else "failed")
         run.reason = reason
         run.ended_wall = time.time()
-        state = self._scheduler.chunks.get(run.chunk)
+        state = self.active_scheduler.chunks.get(run.chunk)
         if state is not None and state.remaining_count == 0:
             run.status = "done"
-        return self._scheduler.chunk_ended(run.chunk, ok, self.clock(), reason)
+        return self.active_scheduler.chunk_ended(run.chunk, ok, self.clock(), reason)
 
     # -------------------------------------------------------------------------------------------- invocations
     def _may_launch(self) -> bool:
         """Not halted, and the pilot gate is open or no pilot is out yet."""
-        return self.halted is None and (self._gate_open or self._pilot is None)
+        return self.halted is None and (self._gate_open or self.pilot is None)
 
-    def _open_gate(self, run: ChunkRun, inv: Invocation, why: str) -> None:
-        if not self._gate_open and self._pilot == (run.chunk, inv.seq):
+    def open_gate(self, run: ChunkRun, inv: Invocation, why: str) -> None:
+        if not self._gate_open and self.pilot == (run.chunk, inv.seq):
             self._gate_open = True
             if len(self.runs) > 1:
                 self.reporter.message(f"[chunk {run.chunk} pid {inv.pid}] {why}: starting the other children")
@@ -288,11 +279,11 @@ class Executor:
             if run.status != "pending" or run.current is not None or run.killed is not None:
                 continue
             if self.halted is not None:  # a permanent failure: held chunks never start
-                self._apply(self._chunk_ended(run, ok=False, reason=f"not started: {self.halted}"))
+                self.apply_actions(self.end_chunk(run, ok=False, reason=f"not started: {self.halted}"))
             elif run.launch_at <= now and self._may_launch():
-                self._next_invocation(run)
+                self.next_invocation(run)
 
-    def _next_invocation(self, run: ChunkRun) -> bool:
+    def next_invocation(self, run: ChunkRun) -> bool:
         """Start the next aerender invocation of ``run``; False when its assignment has no frames left to hand out."""
         frames, step = run.next_frames(self.options.use_increment)
         if not frames:
@@ -308,12 +299,12 @@ class Executor:
                          tag=f"{self.orphans.run_tag}.{run.chunk}.{self._seq}")
         if run.started_wall is None:
             run.started_wall = inv.started_wall
-            self._scheduler.launched(run.chunk, now)
+            self.active_scheduler.launched(run.chunk, now)
         run.invocations.append(inv)
         run.current = inv
         run.status = "running"
-        if self._pilot is None:
-            self._pilot = (run.chunk, inv.seq)
+        if self.pilot is None:
+            self.pilot = (run.chunk, inv.seq)
         blocks = self.plan.cpu_blocks
         cpus = blocks[run.slot % len(blocks)] if blocks else None
         seq, chunk = inv.seq, run.chunk
@@ -335,160 +326,6 @@ class Executor:
         self.reporter.child_started(chunk, inv.pid, FrameSet.from_frames(frames))
         return True
 
-    # -------------------------------------------------------------------------------------------- events
-    def _pump_events(self) -> None:
-        try:
-            event = self.events.get(timeout=self.options.tick)
-        except queue.Empty:
-            return
-        while True:
-            if isinstance(event, LineEvent):
-                self._on_line(event)
-            elif isinstance(event, LauncherExitEvent):
-                self._on_launcher_exit(event)
-            else:
-                self._on_exit(event)
-            try:
-                event = self.events.get_nowait()
-            except queue.Empty:
-                return
-
-    def _current(self, chunk: int, seq: int) -> Tuple[Optional[ChunkRun], Optional[Invocation]]:
-        run = self.runs.get(chunk)
-        if run is None or run.current is None or run.current.seq != seq:
-            return run, None
-        return run, run.current
-
-    def _on_line(self, event: LineEvent) -> None:
-        run, inv = self._current(event.chunk, event.seq)
-        if run is None or inv is None:
-            return
-        self.reporter.child_output(run.chunk, inv.pid or 0, event.text)
-        parsed = parse_line(event.text)
-        if parsed is None:
-            return
-        now = self.clock()
-        if isinstance(parsed, FrameRendered):
-            inv.launched, inv.last_progress = True, now
-            inv.rendered += 1
-            self._open_gate(run, inv, "the pilot child renders")
-            if not 1 <= parsed.index <= len(inv.frames):
-                return
-            frame = inv.frames[parsed.index - 1]
-            run.frame_times[frame] = FrameTime(seconds=parsed.seconds, at=time.time(), pid=inv.pid)
-            for proven in self.delivery.on_frame_line(inv, frame):
-                self._deliver(run, inv, proven, now)
-        elif isinstance(parsed, (CompFinished, TotalTime)):
-            inv.last_progress = now
-            if inv.finished_at is None or isinstance(parsed, TotalTime):
-                inv.finished_at = now  # the finish grace counts from the last of the two lines seen
-            for proven in self.delivery.on_comp_finished(inv):
-                self._deliver(run, inv, proven, now)
-        elif isinstance(parsed, CompStarted):
-            inv.launched, inv.last_progress = True, now
-            self._open_gate(run, inv, "the pilot child started its comp")
-        elif isinstance(parsed, FatalError):
-            inv.fatal_lines.append(parsed.text)
-            if inv.fatal is None:
-                inv.fatal, inv.trusted_upto = parsed.text, len(inv.reported)
-            failure = classify_error(parsed.text)
-            if failure.permanent:
-                self._permanent(run, inv, failure)
-        elif isinstance(parsed, AeWarning):
-            self._on_warning(run, inv, parsed.text)
-        elif isinstance(parsed, UnparsedProgress):
-            inv.unparsed += 1
-            inv.launched, inv.last_progress = True, now  # it renders, in a shape we do not know: not a stall
-            if self.unparsed.add(parsed.text):
-                self.reporter.message(f"warning: [chunk {run.chunk} pid {inv.pid}] a line that looks like frame "
-                                      f"progress does not parse (counted in the report; its frame is not delivered "
-                                      f"from it): {parsed.text}", public=True)
-
-    def _on_warning(self, run: ChunkRun, inv: Invocation, text: str) -> None:
-        warning_class = classify_warning(text)
-        fails = warning_fails(warning_class, self.allow)
-        inv.warnings.append((warning_class, text, fails))
-        if self.warnings.add(warning_class, text, fails, run.chunk, inv.frames):
-            how = (f"fails the chunk; --allow {warning_class} accepts it" if fails
-                   else "allowed" if warning_class != OTHER else "warning")
-            self.reporter.message(f"[chunk {run.chunk} pid {inv.pid}] {warning_class} ({how}): {text}",
-                                  public=warning_class != OTHER)
-        if fails and inv.failing_warning is None:
-            inv.failing_warning = (warning_class, text)
-            self._permanent(run, inv, Failure("permanent", warning_class, text))
-            self._terminate(inv)  # what it renders now is wrong anyway
-
-    def _permanent(self, run: ChunkRun, inv: Invocation, failure: Failure) -> None:
-        """A permanent failure of ``inv``: take back what it delivered, record the failure once, halt launches."""
-        taken = self.delivery.withdraw(run.chunk, inv)
-        if taken:
-            self.reporter.message(f"[chunk {run.chunk}] frames {FrameSet.from_frames(sorted(taken))} taken back from "
-                                  f"their final names: {failure.reason}")
-        if self.failures.add(failure, run.chunk):
-            self.reporter.message(f"permanent failure ({failure.reason}): {failure.text} -- not retried; no further "
-                                  f"aerender launches", public=True)
-        self._open_gate(run, inv, "the pilot child failed")
-        if self.halted is None:
-            if failure.reason in ("missing-footage", "missing-fonts", "missing-effects"):
-                self.halted = (f"warning {failure.reason} fails the render (--allow {failure.reason} accepts it): "
-                               f"{failure.text}")
-            else:
-                self.halted = f"permanent failure ({failure.reason}): {failure.text}"
-            self._apply(self._scheduler.halt(self.halted, kill=self.options.fail_fast))
-
-    def _deliver(self, run: ChunkRun, inv: Invocation, frame: int, now: float) -> None:
-        if inv.failing_warning is not None:
-            return
-        state = self._scheduler.chunks.get(run.chunk)
-        owned = state is not None and state.owns(frame) and frame not in state.done
-        if self.delivery.deliver(run.chunk, frame, owned, inv):
-            self.reporter.frame_done(frame)
-            self._apply(self._scheduler.frame_done(run.chunk, frame, now))
-
-    def _on_launcher_exit(self, event: LauncherExitEvent) -> None:
-        run, inv = self._current(event.chunk, event.seq)
-        if run is not None and inv is not None:
-            inv.launcher_exit, inv.launcher_ended_wall = event.code, time.time()
-
-    def _on_exit(self, event: ExitEvent) -> None:
-        run, inv = self._current(event.chunk, event.seq)
-        if run is None or inv is None:
-            return
-        now = self.clock()
-        code = event.code
-        inv.exit_code = code
-        inv.ended_wall = time.time()
-        if inv.pid is not None:
-            self.reporter.child_exited(run.chunk, inv.pid, code)
-            if inv.launcher_ended_wall is not None and inv.ended_wall - inv.launcher_ended_wall > 1.0:
-                self.reporter.message(f"[chunk {run.chunk} pid {inv.pid}] its process tree outlived the launcher "
-                                      f"(exit {code}) by {inv.ended_wall - inv.launcher_ended_wall:.1f} s")
-        if inv.process is not None:
-            inv.by_tag = sorted(inv.process.by_tag)
-        quiet = not inv.fatal_lines and inv.stalled is None and inv.failing_warning is None and run.killed is None
-        clean = quiet and (code == 0 or inv.lingered)
-        for frame in self.delivery.on_tree_exit(inv, clean):
-            self._deliver(run, inv, frame, now)
-        state = self._scheduler.chunks.get(run.chunk)
-        left = [f for f in inv.frames if state is not None and state.owns(f) and f not in state.done]
-        inv.failure = invocation_failure(
-            fatal_lines=inv.fatal_lines, failing_warning=inv.failing_warning, stalled=inv.stalled, exit_code=code,
-            lingered=inv.lingered, stopped=run.killed, incomplete=bool(left), start_error=inv.start_error)
-        if inv.failure is not None:
-            if inv.failure.permanent:
-                self._permanent(run, inv, inv.failure)
-            elif inv.failure.reason != "stopped":
-                self.failures.add(inv.failure, run.chunk)
-        if self._pilot == (run.chunk, inv.seq):
-            self._open_gate(run, inv, "the pilot child ended")
-        run.current = None
-        if state is None:
-            return  # the scheduler already let go of it (e.g. its frames all verified and it was killed)
-        ok = inv.failure is None
-        if ok and run.killed is None and self.halted is None and self._next_invocation(run):
-            return
-        self._apply(self._chunk_ended(run, ok=ok, reason=exit_reason(run, inv, ok)))
-
     # -------------------------------------------------------------------------------------------- watching
     def _watchdog(self, now: float) -> None:
         opts = self.options
@@ -500,7 +337,7 @@ class Executor:
                 inv.lingered = True
                 self.reporter.message(f"[chunk {run.chunk} pid {inv.pid}] the comp finished {opts.finish_grace:g} s "
                                       f"ago and its process tree has not exited: ending it (not a failure)")
-                self._terminate(inv)
+                self.terminate(inv)
                 continue
             if not inv.launched and now - inv.started > opts.startup_timeout:
                 inv.stalled = f"no progress within the start-up allowance of {opts.startup_timeout:g} s"
@@ -508,7 +345,7 @@ class Executor:
                 inv.stalled = f"stalled: no progress line for {opts.stall_timeout:g} s"
             if inv.stalled:
                 self.reporter.message(f"[chunk {run.chunk} pid {inv.pid}] {inv.stalled}: terminating its tree")
-                self._terminate(inv)
+                self.terminate(inv)
 
     def _live(self) -> List[ChildProcess]:
         return [r.current.process for r in self.runs.values()

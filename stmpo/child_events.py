@@ -1,0 +1,215 @@
+"""What the children's events mean for the run: the executor's event handling (``stmpo.run.Executor`` owns one).
+
+Reader and waiter threads put ``LineEvent``, ``LauncherExitEvent`` and ``ExitEvent`` on the executor's queue; here,
+on the loop thread, each becomes its consequences: a frame line proves earlier frames closed (``stmpo.delivery``) and
+opens the pilot gate; the comp-finished lines prove the last frame closed and start the finish grace; a fatal line
+that will repeat, or a warning that makes the frames wrong (``stmpo.diagnosis``, unless ``--allow``ed), is a
+*permanent* failure: what that invocation delivered is taken back, the failure is recorded once, and the run is
+halted (no retry, no further launch); a line that looks like frame progress but does not parse is counted; the
+whole tree's exit proves what had its line, and ``stmpo.outcome`` says whether and how the invocation failed.
+
+Why apart from the loop: the loop (``stmpo.run``) decides *when* things happen -- launches, the watchdog, ticks,
+snapshots, cancel -- and this decides what an aerender child's output *means*; each reads on its own. It works on
+the executor's state (runs, delivery, scheduler, reporter, the run's logs of failures and warnings).
+"""
+from __future__ import annotations
+
+import queue
+import time
+from typing import TYPE_CHECKING, Optional, Tuple
+
+from stmpo.diagnosis import OTHER, Failure, classify_error, classify_warning, warning_fails
+from stmpo.frames import FrameSet
+from stmpo.invocation import (
+    ChunkRun,
+    ExitEvent,
+    FrameTime,
+    Invocation,
+    LauncherExitEvent,
+    LineEvent,
+    exit_reason,
+)
+from stmpo.lines import (
+    AeWarning,
+    CompFinished,
+    CompStarted,
+    FatalError,
+    FrameRendered,
+    TotalTime,
+    UnparsedProgress,
+    parse_line,
+)
+from stmpo.outcome import invocation_failure
+
+if TYPE_CHECKING:
+    from stmpo.run import Executor
+
+FAILING_WARNINGS = ("missing-footage", "missing-fonts", "missing-effects")
+
+
+class ChildEvents:
+    """The executor's handling of its children's events: ``pump()`` applies every queued event (``ex``: the
+    executor whose state they change)."""
+
+    def __init__(self, ex: "Executor") -> None:
+        self.ex = ex
+
+    def pump(self) -> None:
+        ex = self.ex
+        try:
+            event = ex.events.get(timeout=ex.options.tick)
+        except queue.Empty:
+            return
+        while True:
+            if isinstance(event, LineEvent):
+                self._on_line(event)
+            elif isinstance(event, LauncherExitEvent):
+                self._on_launcher_exit(event)
+            else:
+                self._on_exit(event)
+            try:
+                event = ex.events.get_nowait()
+            except queue.Empty:
+                return
+
+    def _current(self, chunk: int, seq: int) -> Tuple[Optional[ChunkRun], Optional[Invocation]]:
+        ex = self.ex
+        run = ex.runs.get(chunk)
+        if run is None or run.current is None or run.current.seq != seq:
+            return run, None
+        return run, run.current
+
+    def _on_line(self, event: LineEvent) -> None:
+        ex = self.ex
+        run, inv = self._current(event.chunk, event.seq)
+        if run is None or inv is None:
+            return
+        ex.reporter.child_output(run.chunk, inv.pid or 0, event.text)
+        parsed = parse_line(event.text)
+        if parsed is None:
+            return
+        now = ex.clock()
+        if isinstance(parsed, FrameRendered):
+            inv.launched, inv.last_progress = True, now
+            inv.rendered += 1
+            ex.open_gate(run, inv, "the pilot child renders")
+            if not 1 <= parsed.index <= len(inv.frames):
+                return
+            frame = inv.frames[parsed.index - 1]
+            run.frame_times[frame] = FrameTime(seconds=parsed.seconds, at=time.time(), pid=inv.pid)
+            for proven in ex.delivery.on_frame_line(inv, frame):
+                self._deliver(run, inv, proven, now)
+        elif isinstance(parsed, (CompFinished, TotalTime)):
+            inv.last_progress = now
+            if inv.finished_at is None or isinstance(parsed, TotalTime):
+                inv.finished_at = now  # the finish grace counts from the last of the two lines seen
+            for proven in ex.delivery.on_comp_finished(inv):
+                self._deliver(run, inv, proven, now)
+        elif isinstance(parsed, CompStarted):
+            inv.launched, inv.last_progress = True, now
+            ex.open_gate(run, inv, "the pilot child started its comp")
+        elif isinstance(parsed, FatalError):
+            inv.fatal_lines.append(parsed.text)
+            if inv.fatal is None:
+                inv.fatal, inv.trusted_upto = parsed.text, len(inv.reported)
+            failure = classify_error(parsed.text)
+            if failure.permanent:
+                self._permanent(run, inv, failure)
+        elif isinstance(parsed, AeWarning):
+            self._on_warning(run, inv, parsed.text)
+        elif isinstance(parsed, UnparsedProgress):
+            inv.unparsed += 1
+            inv.launched, inv.last_progress = True, now  # it renders, in a shape we do not know: not a stall
+            if ex.unparsed.add(parsed.text):
+                ex.reporter.message(f"warning: [chunk {run.chunk} pid {inv.pid}] a line that looks like frame "
+                                    f"progress does not parse (counted in the report; its frame is not delivered "
+                                    f"from it): {parsed.text}", public=True)
+
+    def _on_warning(self, run: ChunkRun, inv: Invocation, text: str) -> None:
+        ex = self.ex
+        warning_class = classify_warning(text)
+        fails = warning_fails(warning_class, ex.allow)
+        inv.warnings.append((warning_class, text, fails))
+        if ex.warnings.add(warning_class, text, fails, run.chunk, inv.frames):
+            how = (f"fails the chunk; --allow {warning_class} accepts it" if fails
+                   else "allowed" if warning_class != OTHER else "warning")
+            ex.reporter.message(f"[chunk {run.chunk} pid {inv.pid}] {warning_class} ({how}): {text}",
+                                public=warning_class != OTHER)
+        if fails and inv.failing_warning is None:
+            inv.failing_warning = (warning_class, text)
+            self._permanent(run, inv, Failure("permanent", warning_class, text))
+            ex.terminate(inv)  # what it renders now is wrong anyway
+
+    def _permanent(self, run: ChunkRun, inv: Invocation, failure: Failure) -> None:
+        """A permanent failure of ``inv``: take back what it delivered, record the failure once, halt launches."""
+        ex = self.ex
+        taken = ex.delivery.withdraw(run.chunk, inv)
+        if taken:
+            ex.reporter.message(f"[chunk {run.chunk}] frames {FrameSet.from_frames(sorted(taken))} taken back from "
+                                f"their final names: {failure.reason}")
+        if ex.failures.add(failure, run.chunk):
+            ex.reporter.message(f"permanent failure ({failure.reason}): {failure.text} -- not retried; no further "
+                                f"aerender launches", public=True)
+        ex.open_gate(run, inv, "the pilot child failed")
+        if ex.halted is None:
+            if failure.reason in FAILING_WARNINGS:
+                ex.halted = (f"warning {failure.reason} fails the render (--allow {failure.reason} accepts it): "
+                             f"{failure.text}")
+            else:
+                ex.halted = f"permanent failure ({failure.reason}): {failure.text}"
+            ex.apply_actions(ex.active_scheduler.halt(ex.halted, kill=ex.options.fail_fast))
+
+    def _deliver(self, run: ChunkRun, inv: Invocation, frame: int, now: float) -> None:
+        ex = self.ex
+        if inv.failing_warning is not None:
+            return
+        state = ex.active_scheduler.chunks.get(run.chunk)
+        owned = state is not None and state.owns(frame) and frame not in state.done
+        if ex.delivery.deliver(run.chunk, frame, owned, inv):
+            ex.reporter.frame_done(frame)
+            ex.apply_actions(ex.active_scheduler.frame_done(run.chunk, frame, now))
+
+    def _on_launcher_exit(self, event: LauncherExitEvent) -> None:
+        run, inv = self._current(event.chunk, event.seq)
+        if run is not None and inv is not None:
+            inv.launcher_exit, inv.launcher_ended_wall = event.code, time.time()
+
+    def _on_exit(self, event: ExitEvent) -> None:
+        ex = self.ex
+        run, inv = self._current(event.chunk, event.seq)
+        if run is None or inv is None:
+            return
+        now = ex.clock()
+        code = event.code
+        inv.exit_code = code
+        inv.ended_wall = time.time()
+        if inv.pid is not None:
+            ex.reporter.child_exited(run.chunk, inv.pid, code)
+            if inv.launcher_ended_wall is not None and inv.ended_wall - inv.launcher_ended_wall > 1.0:
+                ex.reporter.message(f"[chunk {run.chunk} pid {inv.pid}] its process tree outlived the launcher "
+                                    f"(exit {code}) by {inv.ended_wall - inv.launcher_ended_wall:.1f} s")
+        if inv.process is not None:
+            inv.by_tag = sorted(inv.process.by_tag)
+        quiet = not inv.fatal_lines and inv.stalled is None and inv.failing_warning is None and run.killed is None
+        clean = quiet and (code == 0 or inv.lingered)
+        for frame in ex.delivery.on_tree_exit(inv, clean):
+            self._deliver(run, inv, frame, now)
+        state = ex.active_scheduler.chunks.get(run.chunk)
+        left = [f for f in inv.frames if state is not None and state.owns(f) and f not in state.done]
+        inv.failure = invocation_failure(
+            fatal_lines=inv.fatal_lines, failing_warning=inv.failing_warning, stalled=inv.stalled, exit_code=code,
+            lingered=inv.lingered, stopped=run.killed, incomplete=bool(left), start_error=inv.start_error)
+        if inv.failure is not None:
+            if inv.failure.permanent:
+                self._permanent(run, inv, inv.failure)
+            elif inv.failure.reason != "stopped":
+                ex.failures.add(inv.failure, run.chunk)
+        if ex.pilot == (run.chunk, inv.seq):
+            ex.open_gate(run, inv, "the pilot child ended")
+        run.current = None
+        if state is None:
+            return  # the scheduler already let go of it (e.g. its frames all verified and it was killed)
+        ok = inv.failure is None
+        if ok and run.killed is None and ex.halted is None and ex.next_invocation(run):
+            return
+        ex.apply_actions(ex.end_chunk(run, ok=ok, reason=exit_reason(run, inv, ok)))
