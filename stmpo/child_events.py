@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import queue
 import time
-from typing import TYPE_CHECKING, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, List, Optional, Protocol, Sequence, Tuple
 
+from stmpo.delivery import FrameDelivery
 from stmpo.diagnosis import OTHER, Failure, classify_error, classify_warning, warning_fails
 from stmpo.frames import FrameSet
 from stmpo.invocation import (
@@ -27,6 +28,7 @@ from stmpo.invocation import (
     Invocation,
     LauncherExitEvent,
     LineEvent,
+    LoopEvent,
     exit_reason,
 )
 from stmpo.lines import (
@@ -39,19 +41,51 @@ from stmpo.lines import (
     UnparsedProgress,
     parse_line,
 )
-from stmpo.outcome import invocation_failure
-
-if TYPE_CHECKING:
-    from stmpo.run import Executor
+from stmpo.outcome import FailureLog, UnparsedLog, WarningLog, invocation_failure
+from stmpo.scheduler import Action, Scheduler
+from stmpo.seams import RenderReporter
+from stmpo.settings import RunOptions
 
 FAILING_WARNINGS = ("missing-footage", "missing-fonts", "missing-effects")
+
+
+class RunState(Protocol):
+    """What event handling reads and asks of the run (``stmpo.run.Executor`` provides it)."""
+
+    events: "queue.Queue[LoopEvent]"
+    options: RunOptions
+    runs: Dict[int, ChunkRun]
+    reporter: RenderReporter
+    clock: Callable[[], float]
+    delivery: FrameDelivery
+    allow: FrozenSet[str]
+    failures: FailureLog
+    warnings: WarningLog
+    unparsed: UnparsedLog
+    halted: Optional[str]
+    pilot: Optional[Tuple[int, int]]
+
+    @property
+    def active_scheduler(self) -> Scheduler: ...
+
+    def apply_actions(self, actions: Sequence[Action]) -> None: ...
+
+    def terminate(self, inv: Invocation) -> None: ...
+
+    def end_chunk(self, run: ChunkRun, ok: bool, reason: str) -> List[Action]: ...
+
+    def next_invocation(self, run: ChunkRun) -> bool: ...
+
+    def open_gate(self, run: ChunkRun, inv: Invocation, why: str) -> None: ...
+
+    def halt(self, reason: str) -> None: ...
 
 
 class ChildEvents:
     """The executor's handling of its children's events: ``pump()`` applies every queued event (``ex``: the
     executor whose state they change)."""
 
-    def __init__(self, ex: "Executor") -> None:
+    def __init__(self, ex: RunState) -> None:
         self.ex = ex
 
     def pump(self) -> None:
@@ -153,11 +187,10 @@ class ChildEvents:
         ex.open_gate(run, inv, "the pilot child failed")
         if ex.halted is None:
             if failure.reason in FAILING_WARNINGS:
-                ex.halted = (f"warning {failure.reason} fails the render (--allow {failure.reason} accepts it): "
-                             f"{failure.text}")
+                ex.halt(f"warning {failure.reason} fails the render (--allow {failure.reason} accepts it): "
+                        f"{failure.text}")
             else:
-                ex.halted = f"permanent failure ({failure.reason}): {failure.text}"
-            ex.apply_actions(ex.active_scheduler.halt(ex.halted, kill=ex.options.fail_fast))
+                ex.halt(f"permanent failure ({failure.reason}): {failure.text}")
 
     def _deliver(self, run: ChunkRun, inv: Invocation, frame: int, now: float) -> None:
         ex = self.ex

@@ -263,6 +263,12 @@ class Executor:
             run.status = "done"
         return self.active_scheduler.chunk_ended(run.chunk, ok, self.clock(), reason)
 
+    def halt(self, reason: str) -> None:
+        """A permanent failure: no further launch, no retry (``Scheduler.halt``; fail-fast also kills the rest)."""
+        if self.halted is None:
+            self.halted = reason
+            self.apply_actions(self.active_scheduler.halt(reason, kill=self.options.fail_fast))
+
     # -------------------------------------------------------------------------------------------- invocations
     def _may_launch(self) -> bool:
         """Not halted, and the pilot gate is open or no pilot is out yet."""
