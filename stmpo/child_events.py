@@ -47,6 +47,11 @@ from stmpo.seams import RenderReporter
 from stmpo.settings import RunOptions
 
 FAILING_WARNINGS = ("missing-footage", "missing-fonts", "missing-effects")
+# permanent failures every child of the run hits (the project, the comp, a template, the command line): the other
+# running children are ended at once. File Not Found and missing footage may concern some frames only.
+EVERY_CHILD = frozenset({"comp-not-found", "render-settings-template", "output-module-template", "project-too-new",
+                         "project-unreadable", "bad-command-line", "could-not-start", "missing-fonts",
+                         "missing-effects"})
 
 
 class RunState(Protocol):
@@ -78,7 +83,7 @@ class RunState(Protocol):
 
     def open_gate(self, run: ChunkRun, inv: Invocation, why: str) -> None: ...
 
-    def halt(self, reason: str) -> None: ...
+    def halt(self, reason: str, everywhere: bool = False) -> None: ...
 
 
 class ChildEvents:
@@ -186,11 +191,12 @@ class ChildEvents:
                                 f"aerender launches", public=True)
         ex.open_gate(run, inv, "the pilot child failed")
         if ex.halted is None:
+            everywhere = failure.reason in EVERY_CHILD
             if failure.reason in FAILING_WARNINGS:
                 ex.halt(f"warning {failure.reason} fails the render (--allow {failure.reason} accepts it): "
-                        f"{failure.text}")
+                        f"{failure.text}", everywhere)
             else:
-                ex.halt(f"permanent failure ({failure.reason}): {failure.text}")
+                ex.halt(f"permanent failure ({failure.reason}): {failure.text}", everywhere)
 
     def _deliver(self, run: ChunkRun, inv: Invocation, frame: int, now: float) -> None:
         ex = self.ex

@@ -14,10 +14,14 @@ permanent or transient?) is ``stmpo.outcome``'s; the end-of-run verdict is ``stm
 shape is ``stmpo.report``'s; process trees are ``stmpo.children`` on this OS's ``stmpo.proc`` control, orphans
 ``stmpo.orphans``.
 
-Launch policy: with ``pilot`` (default) the run's first invocation starts alone and the others once it shows the
-job is renderable (a comp start, a frame line, or its end without a permanent failure), so an error every child
-would hit costs one After Effects launch. A permanent failure (``stmpo.diagnosis``) halts the run: no retry and no
-further launch; what is already rendering finishes its invocation.
+Launch policy. A permanent failure (``stmpo.diagnosis``) halts the run: no retry and no further launch. When the
+error is one every child hits (no such comp, an unknown template, an unreadable or too-new project, missing fonts or
+effects, a command line aerender refuses), the other running children are ended at once: they are failing the same
+way. When it may be local to some frames (File Not Found, missing footage), what already renders finishes its
+invocation. With ``pilot`` (off by default) the run's first invocation starts alone and the others once it shows
+the job is renderable (a comp start, a frame line, or its end without a permanent failure), so an error every child
+would hit costs one After Effects launch instead of one per child; the price is that every render's other children
+start one start-up later (benchmarks/bench_scheduler.py: uniform efficiency 0.97 -> 0.75 with a 1 s start-up).
 """
 from __future__ import annotations
 
@@ -263,11 +267,12 @@ class Executor:
             run.status = "done"
         return self.active_scheduler.chunk_ended(run.chunk, ok, self.clock(), reason)
 
-    def halt(self, reason: str) -> None:
-        """A permanent failure: no further launch, no retry (``Scheduler.halt``; fail-fast also kills the rest)."""
+    def halt(self, reason: str, everywhere: bool = False) -> None:
+        """A permanent failure: no further launch, no retry (``Scheduler.halt``). ``everywhere``: every child hits
+        this error, so the running ones are ended too (as fail-fast does)."""
         if self.halted is None:
             self.halted = reason
-            self.apply_actions(self.active_scheduler.halt(reason, kill=self.options.fail_fast))
+            self.apply_actions(self.active_scheduler.halt(reason, kill=self.options.fail_fast or everywhere))
 
     # -------------------------------------------------------------------------------------------- invocations
     def _may_launch(self) -> bool:

@@ -31,5 +31,6 @@ class RunOptions:
     handoff: bool = True  # start a thief while the slot's child renders its last seconds (hides the start-up)
     allow: Tuple[str, ...] = ()  # warning classes (stmpo.diagnosis) that warn instead of failing the chunk
     finish_grace: float = 10.0  # seconds a tree may linger after "Finished composition"/"Total Time Elapsed"
-    pilot: bool = True  # start one child first, the others once it renders (a permanent error costs one launch)
+    pilot: bool = False  # start one child first, the others once it renders (a permanent error costs one launch;
+    # every render pays about one start-up of the others: off by default)
     tick: float = 0.1

@@ -267,18 +267,20 @@ def test_case5_a_frame_line_that_does_not_parse_is_counted_and_named(tmp_path, p
 # ------------------------------------------------------------------------------------------ 6: retry policy
 
 def test_case6_a_typo_in_the_comp_name_costs_one_launch_with_three_children(tmp_path, project, aerender_sim):
+    """With the pilot: one launch. (The preflight of every entry point refuses an unknown comp before any launch;
+    this runs the executor directly, as an error the preflight cannot see would reach it.)"""
     out = tmp_path / "out"
     out.mkdir()
     job = Job(project=project, output=str(out / "[compName]_[#####].png"), frames=FrameSet.parse("1-30"),
               comp="Mian", aerender=aerender_sim, settings=PlanSettings(mfr=False),
-              options=RunOptions(startup_timeout=30.0, stall_timeout=30.0, kill_grace=1.0, retries=3,
+              options=RunOptions(startup_timeout=30.0, stall_timeout=30.0, kill_grace=1.0, retries=3, pilot=True,
                                  report=tmp_path / "report.json"))
     stream = io.StringIO()
     reporter = make_reporter("log", OutputWriter(stream), 30)
     env = {**os.environ, "AERENDER_SIM_RECORD": str(tmp_path / "rec.jsonl")}
     report = run(Plan(concurrency=3, cpu_blocks=None), job, reporter, env=env, handle_signals=False)
     assert report.exit_code == exitcodes.RENDER_FAILED
-    assert len(records(tmp_path / "rec.jsonl")) == 1  # one After Effects launch
+    assert len(invocations(report)) == 1  # one After Effects launch
     assert "aerender ERROR: No comp was found with the given name." in report.summary
     assert report.failure_kind == "permanent" and len(report.failures) == 1
     assert report.failures[0]["reason"] == "comp-not-found" and str(report.missing) == "1-30"
@@ -297,6 +299,27 @@ def test_case6_two_children_that_start_at_once_report_the_error_once_and_retry_n
     assert report.failures[0]["kind"] == "permanent" and "File Not Found" in report.failures[0]["text"]
     assert log.count("-- not retried; no further aerender launches") == 1
     assert not any(c["retry"] for c in report.chunks) and str(report.missing) == "1-8"
+
+
+def test_case6_an_error_every_child_hits_ends_the_others_at_once_and_the_report_says_it_once(tmp_path, project,
+                                                                                         aerender_sim):
+    """No pilot (the default): three children start at once; one of them reports missing fonts (an error of the
+    project: every child renders with substitutes). The other two are ended at once instead of rendering on."""
+    report, out, log = render(tmp_path, project, aerender_sim, "1-30", 3, retries=2,
+                              env=once(tmp_path, MISSING_FONT=1, FRAME_SECONDS=0.2))
+    assert report.exit_code == exitcodes.RENDER_FAILED and "missing-fonts" in report.reason
+    assert len(invocations(report)) == 3 and not any(c["retry"] for c in report.chunks)
+    failed = [c for c in report.chunks if c["invocations"][0]["failure"]
+              and c["invocations"][0]["failure"]["kind"] == "permanent"]
+    others = [c for c in report.chunks if c not in failed]
+    assert len(failed) == 1 and len(others) == 2
+    for chunk in others:  # stopped long before their 10 frames of 0.2 s
+        assert chunk["status"] == "stopped" and "missing-fonts" in chunk["reason"], chunk
+        delivered = chunk["invocations"][0]["delivered"]
+        assert not delivered or len(FrameSet.parse(delivered)) < 10
+    assert len(report.failures) == 1 and log.count("-- not retried; no further aerender launches") == 1
+    delivered = {int(p.stem.split("_")[1]) for p in out.iterdir() if not p.name.startswith(".")}
+    assert set(report.missing) == set(range(1, 31)) - delivered  # what the stopped children proved stays
 
 
 @pytest.mark.parametrize("knobs,reason", [

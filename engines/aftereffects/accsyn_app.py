@@ -53,7 +53,7 @@ PARAMETERS = {
     "kill_grace": 5,
     "finish_grace": 10,
     "allow": "",
-    "pilot": True,
+    "pilot": False,
     "stagger": 0,
     "use_increment": False,
     "aerender": "",

@@ -125,8 +125,8 @@ OPTIONS: Tuple[RenderOption, ...] = (
                  "(missing footage, fonts or effects make every frame wrong)", metavar="CLASS,...",
                  accsyn="allow", openjd="AllowWarnings", choices=tuple(sorted(FAILING_BY_DEFAULT))),
     RenderOption("pilot", RUN, BOOL, "start one child first and the others once it renders, so an error every "
-                 "child would hit (an unknown template, an unreadable project) costs one After Effects launch",
-                 accsyn="pilot"),
+                 "child would hit (an unknown template, an unreadable project) costs one After Effects launch; the "
+                 "others then start one start-up later", accsyn="pilot"),
     RenderOption("stagger", RUN, FLOAT, "seconds between child starts", metavar="S", accsyn="stagger", low=0,
                  high=600, unit="seconds"),
     RenderOption("use_increment", RUN, BOOL, "stepped frames as one aerender -i run per child (aerender's -i "
