@@ -14,7 +14,8 @@ from engines.aftereffects.options import BY_NAME
 
 GROUP_TITLES = {"planning": "planning (how many aerender children, which CPUs)",
                 "running": "running (scheduling, watching, retrying, verifying)",
-                "aerender": "aerender"}
+                "aerender": "aerender",
+                "actions": "post-render actions (after every frame is verified)"}
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
