@@ -38,6 +38,7 @@ from stmpo.invocation import (
     LoopEvent,
     child_command,
     exit_reason,
+    invocation_frames,
 )
 from stmpo.lines import CompStarted, FatalError, FrameRendered, parse_line
 from stmpo.movies import find_ffmpeg
@@ -49,6 +50,7 @@ from stmpo.report import RunReport, chunk_json, write_report
 from stmpo.scheduler import Action, ChunkFailed, Done, Fail, Kill, Scheduler, Start, StopAfter
 from stmpo.seams import RenderJob, RenderReporter
 from stmpo.settings import RunOptions
+from stmpo.targets import FrameSpace, Target, make_targets
 
 RECORD_INTERVAL = 1.0  # seconds between descendant snapshots
 TICK_INTERVAL = 0.2  # seconds between scheduler ticks (hand-offs are decided on ticks and frame events)
@@ -56,12 +58,15 @@ TICK_INTERVAL = 0.2  # seconds between scheduler ticks (hand-offs are decided on
 
 class Executor:
     """One run of ``job`` on ``plan``: call ``execute()`` once; it returns the run report (it raises only for bad
-    input found before any child starts, or an internal error, after stopping every tree)."""
+    input found before any child starts, or an internal error, after stopping every tree).
+
+    ``targets``: several jobs rendered by one pool of children (``stmpo.targets``; ``job`` is then the first of
+    them and gives the environment); each target's outcome is in ``target_reports`` after ``execute()``."""
 
     def __init__(self, plan: Plan, job: RenderJob, reporter: RenderReporter, options: RunOptions, aerender: str,
                  env: Optional[Mapping[str, str]] = None, cancel_event: Optional[threading.Event] = None,
                  clock: Callable[[], float] = time.monotonic, processor_groups: Optional[Topology] = None,
-                 control: Optional[ProcessControl] = None) -> None:
+                 control: Optional[ProcessControl] = None, targets: Optional[Sequence[RenderJob]] = None) -> None:
         self.plan, self.job, self.reporter, self.options = plan, job, reporter, options
         self.control = control if control is not None else process_control(processor_groups)
         self.aerender = aerender
@@ -71,12 +76,15 @@ class Executor:
         self.cancel_reason = "cancelled"
         self.clock = clock
         self.events: "queue.Queue[LoopEvent]" = queue.Queue()
-        self.pattern = outputs.OutputPattern(str(job.output), comp=job.comp or "")
-        self.movie = self.pattern.is_movie
-        self.staging = outputs.Staging(self.pattern, scratch=options.scratch)
+        jobs = list(targets) if targets else [job]
+        self.targets: List[Target] = make_targets(jobs, options.scratch, self.cancel_event, self.reporter.message)
+        self.space = FrameSpace([t.frames for t in self.targets])
+        self.target_reports: List[RunReport] = []
+        first = self.targets[0]  # the single job's (one target: exactly the run it always was)
+        self.pattern, self.staging, self.delivery = first.pattern, first.staging, first.delivery
+        self.movie = any(t.movie for t in self.targets)
         self.ffmpeg: Optional[Tuple[str, str]] = None  # (ffmpeg, ffprobe) for movie outputs
-        self.delivery = FrameDelivery(self.pattern, self.staging, cancel=self.cancel_event,
-                                      warn=self.reporter.message)
+        self._chunk_target: Dict[int, Target] = {}
         self.runs: Dict[int, ChunkRun] = {}
         self.scheduler: Optional[Scheduler] = None
         self.result: Optional[Action] = None
@@ -96,17 +104,29 @@ class Executor:
     def execute(self) -> RunReport:
         opts = self.options
         started_wall = time.time()
-        all_frames = list(self.job.frames)
+        all_frames = self.space.all_globals()
         plan_lines = list(self.plan.explanation) + [f"warning: {w}" for w in self.plan.warnings]
         if self.movie:
             self.ffmpeg = find_ffmpeg(opts.ffmpeg)  # before any child starts: fail early and cleanly
-            self.delivery.ffprobe = self.ffmpeg[1]
-            plan_lines.append(f"movie output {self.pattern.movie_path()}: segments rendered in parallel, joined with "
-                              f"ffmpeg (work stealing is off for movies: a stopped child cannot finish its segment)")
+            for target in self.targets:
+                if target.movie:
+                    target.ffmpeg = self.ffmpeg
+                    target.delivery.ffprobe = self.ffmpeg[1]
+                    plan_lines.append(f"movie output {target.pattern.movie_path()}: segments rendered in parallel, "
+                                      "joined with ffmpeg (work stealing is off for movies: a stopped child cannot "
+                                      "finish its segment)")
+        if not self.space.identity:
+            plan_lines.append(f"pool: {len(self.targets)} renders share the child slots (a chunk never spans two)")
         todo: List[int] = all_frames
         skipped: List[int] = []
         if opts.resume:
-            todo, skipped = present_at_start(self.pattern, all_frames, self.ffmpeg[1] if self.ffmpeg else None)
+            todo, skipped = [], []
+            for target in self.targets:
+                left, kept = present_at_start(target.pattern, target.frames,
+                                              target.ffmpeg[1] if target.ffmpeg else None)
+                target.skipped = kept
+                todo += self.space.globals_of(target.index, left)
+                skipped += self.space.globals_of(target.index, kept)
             if skipped:
                 plan_lines.append(f"resume: {len(skipped)} frames already present, {len(todo)} to render")
         slots = max(1, int(self.plan.concurrency))
@@ -118,7 +138,8 @@ class Executor:
         for f in skipped:
             self.reporter.frame_done(f)
         scheduler = self.scheduler = Scheduler(todo, slots, min_chunk=opts.min_chunk, mode=mode, retries=opts.retries,
-                                               fail_fast=opts.fail_fast, steal=not self.movie, handoff=opts.handoff)
+                                               fail_fast=opts.fail_fast, steal=not self.movie, handoff=opts.handoff,
+                                               groups=self.space.groups(todo))
         cancelled = False
         try:
             self._apply(scheduler.begin(self.clock()))
@@ -140,7 +161,8 @@ class Executor:
                     self._record_descendants()
         except BaseException:
             self._emergency_stop()
-            self.staging.cleanup(success=False)  # e.g. a child command line refused: no empty staging folders left
+            for target in self.targets:  # e.g. a child command line refused: no empty staging folders left
+                target.staging.cleanup(success=False)
             raise
         finally:
             for thread in self._terminators:
@@ -149,6 +171,8 @@ class Executor:
         return self._finish(all_frames, skipped, started_wall, cancelled)
 
     def _finish(self, all_frames: List[int], skipped: List[int], started_wall: float, cancelled: bool) -> RunReport:
+        if not self.space.identity:
+            return self._finish_targets(started_wall, cancelled)
         verdict = judge_run(delivery=self.delivery, all_frames=all_frames, skipped=skipped, result=self.result,
                             cancelled=cancelled, cancel_event=self.cancel_event, cancel_reason=self.cancel_reason,
                             ffmpeg=self.ffmpeg)
@@ -159,6 +183,54 @@ class Executor:
             output=str(self.job.output), started=started_wall, ended=time.time(),
             skipped=str(FrameSet.from_frames(skipped)), staging_kept=[str(k) for k in verdict.kept], join=verdict.join)
         self.reporter.run_finished(verdict.ok, verdict.missing, verdict.summary)
+        if self.options.report is not None:
+            write_report(Path(self.options.report), report)
+        self.target_reports = [report]
+        return report
+
+    def _finish_targets(self, started_wall: float, cancelled: bool) -> RunReport:
+        """A pool's end: each target judged on its own (``stmpo.accounting``), then one report of the run."""
+        missing_all = set(self.result.missing_list) if isinstance(self.result, Fail) else set()
+        reports: List[RunReport] = []
+        for target in self.targets:
+            mine = [self.space.locate(g)[1] for g in self.space.globals_of(target.index, target.frames)
+                    if g in missing_all]
+            result: Optional[Action] = self.result
+            if isinstance(self.result, Fail):
+                result = Fail(tuple(mine), self.result.reason) if mine else Done()
+            # a render whose every frame was verified before a cancel is delivered: the cancel cost it nothing
+            verdict = judge_run(delivery=target.delivery, all_frames=target.frames, skipped=target.skipped,
+                                result=result, cancelled=cancelled and bool(mine), cancel_event=self.cancel_event,
+                                cancel_reason=self.cancel_reason, ffmpeg=target.ffmpeg)
+            chunks = [chunk_json(self.runs[c], self.reporter.log_path) for c in sorted(self.runs)
+                      if self._chunk_target[c] is target]
+            reports.append(RunReport(
+                ok=verdict.ok, missing=verdict.missing, cancelled=verdict.cancelled, reason=verdict.reason,
+                summary=verdict.summary, chunks=chunks, plan={}, frames=str(FrameSet.from_frames(target.frames)),
+                output=str(target.job.output), started=started_wall, ended=time.time(),
+                skipped=str(FrameSet.from_frames(target.skipped)), staging_kept=[str(k) for k in verdict.kept],
+                join=verdict.join))
+        self.target_reports = reports
+        failed = [i for i, r in enumerate(reports) if not r.ok]
+        missing = FrameSet.from_frames(sorted(missing_all | {self.space.to_global(i, f) for i in failed
+                                                             for f in reports[i].missing}))
+        cancelled = cancelled or any(r.cancelled for r in reports)
+        summary = (f"{len(reports) - len(failed)} of {len(reports)} renders verified"
+                   + (f"; failed: {', '.join(str(self.targets[i].job.output) for i in failed[:5])}"
+                      + (" ..." if len(failed) > 5 else "") if failed else ""))
+        chunks = []
+        for c in sorted(self.runs):
+            entry = chunk_json(self.runs[c], self.reporter.log_path)
+            entry["target"] = self._chunk_target[c].index
+            chunks.append(entry)
+        report = RunReport(
+            ok=not failed and not cancelled, missing=missing, cancelled=cancelled,
+            reason=self.cancel_reason if cancelled else ("" if not failed else f"{len(failed)} renders failed"),
+            summary=summary, chunks=chunks, plan=self.plan.to_dict(), frames=f"{self.space.total} frames",
+            output=f"{len(reports)} renders", started=started_wall, ended=time.time(),
+            targets=[dict(r.to_json(), project=str(self.targets[i].job.project), target=i)
+                     for i, r in enumerate(reports)])
+        self.reporter.run_finished(report.ok, missing, summary)
         if self.options.report is not None:
             write_report(Path(self.options.report), report)
         return report
@@ -194,6 +266,7 @@ class Executor:
                        last=action.frame_list[-1], launch_at=launch_at, initial=list(action.frame_list),
                        attempt=max(failures.get(f, 0) for f in action.frame_list))
         self.runs[action.chunk] = run
+        self._chunk_target[action.chunk] = self.targets[self.space.target_of(action.frame_list[0])]
         if launch_at <= now:
             self._next_invocation(run)
 
@@ -234,17 +307,18 @@ class Executor:
 
     def _next_invocation(self, run: ChunkRun) -> bool:
         """Start the next aerender invocation of ``run``; False when its assignment has no frames left to hand out."""
-        frames, step = run.next_frames(self.options.use_increment)
+        target = self._chunk_target[run.chunk]
+        frames, step = self._next_frames(run)
         if not frames:
             return False
         run.next_index += len(frames)
         self._seq += 1
-        self.staging.folder(run.chunk)  # created now, just before its first use
-        output = self.staging.child_output_path(run.chunk, frames)
-        argv = child_command(self.job, self.aerender, output, frames, step)
+        target.staging.folder(run.chunk)  # created now, just before its first use
+        output = target.staging.child_output_path(run.chunk, frames)
+        argv = child_command(target.job, self.aerender, output, frames, step)
         now = self.clock()
         inv = Invocation(seq=self._seq, frames=frames, step=step, argv=argv, started=now, started_wall=time.time(),
-                         last_progress=now, segment=Path(output) if self.movie else None)
+                         last_progress=now, segment=Path(output) if target.movie else None)
         run.invocations.append(inv)
         run.current = inv
         run.status = "running"
@@ -268,6 +342,13 @@ class Executor:
             return True
         self.reporter.child_started(chunk, inv.pid, FrameSet.from_frames(frames))
         return True
+
+    def _next_frames(self, run: ChunkRun) -> Tuple[List[int], int]:
+        """The comp frames (and step) of ``run``'s next invocation: the chunk's global ids mapped to its target."""
+        if self.space.identity:
+            return run.next_frames(self.options.use_increment)
+        remaining = [g for g in run.assigned[run.next_index:] if g <= run.last]
+        return invocation_frames([self.space.locate(g)[1] for g in remaining], self.options.use_increment)
 
     # -------------------------------------------------------------------------------------------- events
     def _pump_events(self) -> None:
@@ -312,15 +393,18 @@ class Executor:
                 return
             frame = inv.frames[parsed.index - 1]
             run.frame_times[frame] = FrameTime(seconds=parsed.seconds, at=time.time(), pid=inv.pid)
-            for proven in self.delivery.on_frame_line(inv, frame):
+            for proven in self._chunk_target[run.chunk].delivery.on_frame_line(inv, frame):
                 self._deliver(run, proven, now)
 
     def _deliver(self, run: ChunkRun, frame: int, now: float) -> None:
+        """``frame`` (a comp frame of the chunk's target) is proven: deliver it, tell the reporter and scheduler."""
+        target = self._chunk_target[run.chunk]
+        ident = self.space.to_global(target.index, frame)
         state = self._scheduler.chunks.get(run.chunk)
-        owned = state is not None and state.owns(frame) and frame not in state.done
-        if self.delivery.deliver(run.chunk, frame, owned):
-            self.reporter.frame_done(frame)
-            self._apply(self._scheduler.frame_done(run.chunk, frame, now))
+        owned = state is not None and state.owns(ident) and ident not in state.done
+        if target.delivery.deliver(run.chunk, frame, owned):
+            self.reporter.frame_done(ident)
+            self._apply(self._scheduler.frame_done(run.chunk, ident, now))
 
     def _on_exit(self, event: ExitEvent) -> None:
         run, inv = self._current(event.chunk, event.seq)
@@ -334,7 +418,7 @@ class Executor:
             self.reporter.child_exited(run.chunk, inv.pid, code)
         clean = code == 0 and inv.fatal is None and inv.stalled is None and run.killed is None
         if clean:
-            proven = self.delivery.on_clean_exit(inv)
+            proven = self._chunk_target[run.chunk].delivery.on_clean_exit(inv)
             clean = inv.fatal is None  # a movie segment that does not hold its frames is a failure
             for frame in proven:
                 self._deliver(run, frame, now)
@@ -385,21 +469,29 @@ class Executor:
 def run(plan: Plan, job: RenderJob, reporter: RenderReporter, *, aerender: Optional[str] = None,
         options: Optional[RunOptions] = None, env: Optional[Mapping[str, str]] = None,
         cancel_event: Optional[threading.Event] = None, handle_signals: bool = True,
-        processor_groups: Optional[Topology] = None) -> RunReport:
+        processor_groups: Optional[Topology] = None, targets: Optional[Sequence[RenderJob]] = None,
+        executor_out: Optional[List["Executor"]] = None) -> RunReport:
     """Render ``job.frames`` with ``plan.concurrency`` aerender children; ok only when every frame is verified.
 
     ``options`` default to ``job.options``, ``aerender`` to ``job.aerender``. ``handle_signals``: SIGINT/SIGTERM
     (CTRL_BREAK on Windows) cancel the run while it is in progress (main thread only). Raises StmpoError for bad
-    input (no aerender, bad output pattern, empty frame set) before anything starts."""
+    input (no aerender, bad output pattern, empty frame set) before anything starts.
+
+    ``targets``: render these jobs (``job`` among them, first) through one pool of children (``stmpo.targets``);
+    the returned report then has one entry per target in ``targets`` and ``executor_out`` (a list) receives the
+    executor, whose ``target_reports`` hold each target's own report."""
     options = options or job.options
     exe = aerender or job.aerender
     if not exe:
         raise StmpoError("no aerender to run: pass --aerender PATH or set AERENDER_PATH")
-    outputs.check_pattern(str(job.output))
-    if not len(job.frames):
-        raise StmpoError("nothing to render: the frame set is empty")
+    for each in targets or [job]:
+        outputs.check_pattern(str(each.output))
+        if not len(each.frames):
+            raise StmpoError(f"nothing to render: the frame set of {each.output} is empty")
     executor = Executor(plan, job, reporter, options, exe, env=env, cancel_event=cancel_event,
-                        processor_groups=processor_groups)
+                        processor_groups=processor_groups, targets=targets)
+    if executor_out is not None:
+        executor_out.append(executor)
     if handle_signals:
         with SignalCancel(executor.cancel):
             return executor.execute()

@@ -18,7 +18,7 @@ from engines.aftereffects.jobs.encode import DEFAULT_EXTENSION, check_movie_name
 from engines.aftereffects.jobs.errors import JobError
 from engines.aftereffects.jobs.notify import check_url
 from engines.aftereffects.jobs.schema import load_document
-from engines.aftereffects.option_record import OptionError
+from engines.aftereffects.option_record import PATH, PERCENTS, PROGRAM, OptionError
 from engines.aftereffects.options import BY_NAME
 from remap.rules import RuleSet
 from stmpo.frames import FrameSet, FrameSpecError
@@ -108,16 +108,21 @@ def _path(value: str, base: Path, rules: RuleSet) -> Path:
     return Path(os.path.abspath(os.path.join(str(base), os.path.expanduser(text))))
 
 
-def _options(raw: Dict[str, Any], where: str) -> Dict[str, Any]:
+def _options(raw: Dict[str, Any], where: str, base: Path) -> Dict[str, Any]:
+    """Option name -> checked value; paths (and programs given with a folder) count from the job file's folder."""
     out: Dict[str, Any] = {}
     for name, value in raw.items():
         option = BY_NAME[name]
-        if option.kind == "percents":
+        if option.kind == PERCENTS:
             value = tuple(value)
         try:
-            out[name] = option.check(option.parse(value, "cli") if isinstance(value, str) else value)
+            value = option.check(option.parse(value, "cli") if isinstance(value, str) else value)
         except OptionError as exc:
             raise JobError(f"{where}: $.options.{name}: {str(exc).split(': ', 1)[-1]}") from None
+        if value is not None and (option.kind == PATH or (option.kind == PROGRAM and any(
+                sep in value for sep in "/\\"))):
+            value = os.path.abspath(os.path.join(str(base), os.path.expanduser(value)))
+        out[name] = value
     return out
 
 
@@ -150,7 +155,7 @@ def load_job(path: Union[str, Path], node_rules: Optional[RuleSet] = None) -> Jo
         rules = _rules(doc.get("rules", {}), base, node_rules)
     except OSError as exc:
         raise JobError(f"{where}: $.rules: {exc}") from None
-    options = _options(doc.get("options", {}), where)
+    options = _options(doc.get("options", {}), where, base)
     actions = dict(doc.get("actions", {}))
     for name in ACTION_OPTIONS:  # --encode/--notify as options: the short form of the actions block
         value = options.pop(name, None)
