@@ -57,15 +57,15 @@ def template_offers(project: Project, read: ReadRaw) -> Dict[str, Any]:
             texts = [text for c, lay, text, _ in decoded if c is comp and lay is layer]
             layers.append({"comp": comp.name, "name": layer.name, "text": layer.is_text,
                            "source_text_reads_name": any(reads_layer_name(t) for t in texts)})
-    literals: Dict[str, Dict[str, Any]] = {}
+    places: Dict[str, List[str]] = {}
     for comp, layer, _, raw in decoded:
         for _, _, _, value in string_literals(raw):
-            entry = literals.setdefault(value, {"value": value, "where": []})
+            where = places.setdefault(value, [])
             place = f"{comp.name}/{layer.name}"
-            if place not in entry["where"]:
-                entry["where"].append(place)
-    return {"project": project.path, "footage": footage, "data": data, "layers": layers,
-            "literals": sorted(literals.values(), key=lambda e: e["value"])}
+            if place not in where:
+                where.append(place)
+    literals = [{"value": value, "where": where} for value, where in sorted(places.items())]
+    return {"project": project.path, "footage": footage, "data": data, "layers": layers, "literals": literals}
 
 
 def offers_lines(offers: Dict[str, Any]) -> List[str]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from aeproject.errors import ProjectError
 from aeproject.model import Comp, FileRef, Footage, Layer, Project, Span
@@ -74,7 +74,8 @@ def find_footage(project: Project, key: str) -> Footage:
         raise VariantError(f"footage {key!r} is not a file footage item of the template (it has: {names})")
     if len(found) > 1:
         ids = ", ".join(f"#{f.item_id}" for f in found)
-        raise VariantError(f"footage {key!r} names {len(found)} items ({ids}): say which by id, e.g. {ids.split(',')[0]}")
+        raise VariantError(f"footage {key!r} names {len(found)} items ({ids}): say which by id, e.g. "
+                           f"{ids.split(',')[0]}")
     return found[0]
 
 
@@ -283,7 +284,7 @@ def plan_variant(project: Project, read: ReadRaw, project_path: str, swaps: Sequ
         for comp, layer in find_layers(project, name):
             changes.append(rename_layer(layer, new_name, read, comp.name))
     if literals:
-        hit = set()
+        hit: Set[str] = set()
         for comp, layer, span, raw in expression_texts(project, read):
             found = replace_literals(raw, span, literals, f"layer {layer.name!r} in comp {comp.name!r}")
             hit.update(c.old for c in found)

@@ -4,9 +4,9 @@ Each frame carries its provenance twice: as UTF-8 `iTXt` chunks (frame number, p
 the comp used: its footage files with their SHA-256 and its layer names) that tests read back exactly, and as visible
 pixels (the frame number drawn in digits, a background colour derived from the project name, a strip coloured from
 the comp name, a band coloured from the used footage's hashes, colour bars for missing footage) so a person looking
-at a render -- or a test decoding a movie made of the frames -- can tell frames apart. Reading checks the signature, every chunk's CRC, the chunk order and the image data, so a
-partly written or truncated file is refused: that is how the executor's verification tests tell complete frames from
-the partial files a renderer leaves while writing.
+at a render -- or a test decoding a movie made of the frames -- can tell frames apart. Reading checks the signature,
+every chunk's CRC, the chunk order and the image data, so a partly written or truncated file is refused: that is how
+the executor's verification tests tell complete frames from the partial files a renderer leaves while writing.
 """
 from __future__ import annotations
 
@@ -73,8 +73,9 @@ def sources_colour(sources: Mapping[str, object]) -> Rgb:
     import hashlib
     import json
 
-    footage = sources.get("footage") or []
-    data = hashlib.sha256(json.dumps([f.get("sha256") for f in footage], sort_keys=True).encode()).digest()  # type: ignore[union-attr]
+    footage = sources.get("footage")
+    hashes = [f.get("sha256") for f in footage if isinstance(f, dict)] if isinstance(footage, list) else []
+    data = hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).digest()
     return data[0], data[1], data[2]
 
 

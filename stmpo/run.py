@@ -25,7 +25,6 @@ from stmpo import outputs
 from stmpo.accounting import judge_run, present_at_start
 from stmpo.cancel import SignalCancel
 from stmpo.children import ChildProcess
-from stmpo.delivery import FrameDelivery
 from stmpo.errors import StmpoError
 from stmpo.frames import FrameSet
 from stmpo.host import Topology

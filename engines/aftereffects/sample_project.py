@@ -297,12 +297,12 @@ def sample_project_text(footage: Sequence[str] = (), comps: Sequence[Union[str, 
         _check_text(spec.name, "comp name")
         for font in spec.fonts:
             _check_text(font, "font name")
-    for value in list(expressions) + [e for spec in layers for e in spec.expressions]:
+    for value in list(expressions) + [e for extra in layers for e in extra.expressions]:
         _check_text(value, "expression")
-    for spec in layers:
-        _check_text(spec.name, "layer name")
-        if spec.source is not None and not 0 <= spec.source < len(footage):
-            raise ValueError(f"layer {spec.name!r} shows footage {spec.source}, which is not written")
+    for layer in layers:
+        _check_text(layer.name, "layer name")
+        if layer.source is not None and not 0 <= layer.source < len(footage):
+            raise ValueError(f"layer {layer.name!r} shows footage {layer.source}, which is not written")
     _check_text(output_template, "output template")
     if output_folder is not None:
         _check_text(output_folder, "output folder")

@@ -14,7 +14,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Dict, List, Sequence
 
 from aefarm_common import exitcodes
 from stmpo.progress import REPORTER_KINDS
@@ -99,9 +99,10 @@ def _check(args: argparse.Namespace) -> int:
     checked = check(_request(args))
     try:
         spec = checked.spec
-        variants = [{"row": v.row.number, "id": v.row.id, "project": str(v.project), "output": v.output,
-                     "movie": str(v.movie) if v.movie else None, "copy_to": str(v.copy_to) if v.copy_to else None,
-                     "changes": [c.to_json() for c in v.changes], "inputs": v.inputs} for v, _ in checked.variants]
+        variants: List[Dict[str, Any]] = [
+            {"row": v.row.number, "id": v.row.id, "project": str(v.project), "output": v.output,
+             "movie": str(v.movie) if v.movie else None, "copy_to": str(v.copy_to) if v.copy_to else None,
+             "changes": [c.to_json() for c in v.changes], "inputs": v.inputs} for v, _ in checked.variants]
         problems = [{"row": o.number, "id": o.id, "reason": o.reason} for o in checked.failed]
         if args.json:
             sys.stdout.write(json.dumps({"job": str(spec.path), "template": str(spec.template),

@@ -19,23 +19,36 @@ import uuid
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from engines.aftereffects.jobs.errors import JobError
 from stmpo.errors import StmpoError
 from stmpo.movies import movie_frame_count, run_tool
 from stmpo.outputs import OutputPattern
 
-PRESETS = {
-    "h264": {"extensions": (".mp4", ".mov", ".m4v"), "muxer": {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov"},
-             "video": ["-c:v", "libx264", "-preset", "medium", "-pix_fmt", "yuv420p",
-                       "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2", "-movflags", "+faststart"],
-             "crf": 18, "audio": ["-c:a", "aac", "-b:a", "192k"]},
-    "prores": {"extensions": (".mov",), "muxer": {".mov": "mov"},
-               "video": ["-c:v", "prores_ks", "-profile:v", "3", "-pix_fmt", "yuv422p10le", "-vendor", "apl0"],
-               "crf": None, "audio": ["-c:a", "pcm_s16le"]},
+
+@dataclass(frozen=True)
+class Preset:
+    """An encode preset: the file extensions its container takes (the first is the default), the ffmpeg muxer for
+    each, the video codec arguments, the default CRF (None: the codec has none) and the audio codec arguments."""
+
+    extensions: Tuple[str, ...]
+    muxers: Dict[str, str]
+    video: Tuple[str, ...]
+    crf: Optional[int]
+    audio: Tuple[str, ...]
+
+
+PRESETS: Dict[str, Preset] = {
+    "h264": Preset((".mp4", ".mov", ".m4v"), {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov"},
+                   ("-c:v", "libx264", "-preset", "medium", "-pix_fmt", "yuv420p",
+                    "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2", "-movflags", "+faststart"),
+                   18, ("-c:a", "aac", "-b:a", "192k")),
+    "prores": Preset((".mov",), {".mov": "mov"},
+                     ("-c:v", "prores_ks", "-profile:v", "3", "-pix_fmt", "yuv422p10le", "-vendor", "apl0"),
+                     None, ("-c:a", "pcm_s16le")),
 }
-DEFAULT_EXTENSION = {"h264": ".mp4", "prores": ".mov"}
+DEFAULT_EXTENSION = {name: preset.extensions[0] for name, preset in PRESETS.items()}
 _NTSC = {23.976: Fraction(24000, 1001), 29.97: Fraction(30000, 1001), 59.94: Fraction(60000, 1001),
          47.952: Fraction(48000, 1001), 119.88: Fraction(120000, 1001)}
 _HASHES = re.compile(r"\[(#+)\]")
@@ -58,7 +71,7 @@ class EncodeResult:
 def check_movie_name(preset: str, name: str, where: str) -> None:
     """JobError when the movie's extension does not suit the preset's container."""
     ext = os.path.splitext(name)[1].lower()
-    allowed = PRESETS[preset]["extensions"]
+    allowed = PRESETS[preset].extensions
     if ext not in allowed:
         raise JobError(f"{where}: {name!r}: the {preset} preset writes {'/'.join(allowed)} files")
 
@@ -99,14 +112,14 @@ def encode_command(ffmpeg: str, pattern: OutputPattern, frames: Sequence[int], f
     if audio is not None:
         argv += ["-i", str(audio)]
     argv += ["-map", "0:v:0"] + (["-map", "1:a:0"] if audio is not None else [])
-    argv += ["-frames:v", str(len(frames))] + list(spec["video"])  # type: ignore[arg-type]
-    quality = crf if crf is not None else spec["crf"]
+    argv += ["-frames:v", str(len(frames))] + list(spec.video)
+    quality = crf if crf is not None else spec.crf
     if quality is not None:
         argv += ["-crf", str(quality)]
     if audio is not None:
         seconds = Fraction(len(frames)) / rate
-        argv += list(spec["audio"]) + ["-t", f"{float(seconds):.6f}"]  # type: ignore[arg-type]
-    muxer = spec["muxer"].get(dst.suffix.lower(), "mp4")  # type: ignore[union-attr]
+        argv += list(spec.audio) + ["-t", f"{float(seconds):.6f}"]
+    muxer = spec.muxers.get(dst.suffix.lower(), "mp4")
     argv += ["-f", muxer, str(dst)]
     return argv
 

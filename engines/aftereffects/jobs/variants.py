@@ -17,7 +17,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Dict, List, Optional, Tuple
+from typing import Any, BinaryIO, List, Optional, Tuple
 
 from aefarm_common.atomic import atomic_write
 from aefarm_common.userdirs import default_work_dir
@@ -214,7 +214,7 @@ def write_variant(template: Template, variant: Variant) -> None:
             with atomic_write(path) as out:
                 out.write(data)
         with atomic_write(variant.project) as out, open(template.path, "rb") as src:
-            splice(src, out, variant_edits(variant.changes), str(template.path))
+            splice(src, out, variant_edits(variant.changes), str(template.path))  # type: ignore[arg-type]
     except SpliceError as exc:
         raise JobError(str(exc)) from None
     except OSError as exc:
