@@ -64,11 +64,13 @@ def add_parser(subparsers: "argparse._SubParsersAction", parents: Sequence[argpa
     submit = sub.add_parser("submit", parents=list(parents), help="submit a project to accsyn",
                             description="Build the accsyn payload (dependencies, filters, mappings) and create the "
                                         "compute job, or print it with --dry-run.")
-    submit.add_argument("project", metavar="PROJECT", help="the .aepx/.aep project")
-    add_target_arguments(submit)
-    submit.add_argument("--frames", required=True, metavar="SPEC", help="range, e.g. 1-100, 1-100x5, '1-10 20'")
-    submit.add_argument("--output", required=True, metavar="DIR",
+    submit.add_argument("project", metavar="PROJECT", nargs="?", help="the .aepx/.aep project (not with --job)")
+    add_target_arguments(submit, required=False)
+    submit.add_argument("--frames", metavar="SPEC", help="range, e.g. 1-100, 1-100x5, '1-10 20'")
+    submit.add_argument("--output", metavar="DIR",
                         help="output folder (or folder/name_[#####].ext, or share=<id|code>/path)")
+    submit.add_argument("--job", metavar="JOB.json",
+                        help="a template job instead of PROJECT: each row is an item (the job file says the rest)")
     submit.add_argument("--engine", required=True, metavar="NAME", help="the accsyn app name the job runs")
     submit.add_argument("--filters", default="", metavar="LIST",
                         help="node filters, e.g. 'ram:>32g,site:sthlm,hostname:-a-b'")
@@ -412,8 +414,36 @@ def job_id_of(result: Any) -> str:
     raise ValueError(f"accsyn answered without a job id: {str(result)[:200]}")
 
 
+JOB_REFUSES = ("project", "comp", "rqindex", "frames", "output", "env_file", "arguments", "input_conversion",
+               "rules", "accsyn_mappings", "shares")
+
+
+def build_job_submission(args: argparse.Namespace) -> tuple:
+    """``(payload, warnings)`` of a template job (``--job``): one item per row."""
+    from engines.aftereffects.jobs.farm import job_payload
+
+    given = [name for name in JOB_REFUSES if getattr(args, name, None) not in (None, False, "")]
+    given += [name for name, value in option_values(args, on_surface("accsyn")).items() if value is not None]
+    if getattr(args, "map", None):
+        given.append("map")
+    if given:
+        flag = "PROJECT" if given[0] == "project" else "--" + given[0].replace("_", "-")
+        raise AccsynError(f"{flag}: a template job's render is in its job file; give --job with --engine "
+                          "(and --filters, --bucket-size, --name, --dry-run)")
+    return job_payload(Path(args.job), args.engine, args.name, args.filters, args.bucket_size)
+
+
 def submit_command(args: argparse.Namespace) -> int:
-    payload, warnings = build_submission(args)
+    if args.job:
+        payload, warnings = build_job_submission(args)
+    else:
+        missing = [name for name, value in (("PROJECT", args.project), ("--frames", args.frames),
+                                            ("--output", args.output)) if value is None]
+        if args.comp is None and args.rqindex is None:
+            missing.insert(1, "--comp or --rqindex")
+        if missing:
+            raise AccsynError(f"the following arguments are required: {', '.join(missing)} (or --job JOB.json)")
+        payload, warnings = build_submission(args)
     if not args.dry_run:
         try:
             session = open_session()  # before anything is printed: missing credentials are one line, exit 2

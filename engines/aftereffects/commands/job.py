@@ -64,6 +64,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variants-dir", metavar="DIR",
                         help="write variant projects and data files here (default: the job's variants_dir, else "
                              "the per-user work folder)")
+    parser.add_argument("--output-dir", metavar="DIR", help="instead of the job file's output_dir (a farm's mapped "
+                                                            "output folder)")
+    parser.add_argument("--aerender", metavar="PATH", help="instead of the job file's aerender option (empty: keep)")
 
 
 def _request(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -80,7 +83,8 @@ def _request(args: argparse.Namespace):  # type: ignore[no-untyped-def]
                       report=Path(report).resolve() if report else None,
                       log_dir=Path(args.log_dir) if getattr(args, "log_dir", None) else None, node_rules=rules,
                       variants_dir=Path(args.variants_dir) if args.variants_dir else None,
-                      force=bool(getattr(args, "force", False)))
+                      output_dir=Path(args.output_dir) if args.output_dir else None,
+                      aerender=args.aerender or None, force=bool(getattr(args, "force", False)))
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -29,6 +29,7 @@ from aefarm_common.errors import AefarmError
 from engines.aftereffects.jobs.actions import notify_all, variant_actions
 from engines.aftereffects.jobs.errors import JobError
 from engines.aftereffects.jobs.records import DELIVERED, FAILED, SKIPPED, Outcome, already_delivered, write_record
+from engines.aftereffects.jobs.reporting import RowsAccsynReporter
 from engines.aftereffects.jobs.rows import Row, make_rows, read_table, single_row
 from engines.aftereffects.jobs.spec import JobSpec, load_job
 from engines.aftereffects.jobs.variants import Template, Variant, plan_row, variants_root, write_variant
@@ -40,7 +41,8 @@ from stmpo.frames import FrameSet, FrameSpecError
 class RunRequest:
     """``aefarm job run``'s arguments: the job file, which rows (row numbers, any frame-spec grammar; None: all),
     progress kind, report file, per-child log folder, a farm's path-mapping rules, where variants go, and
-    whether delivered variants render again (``force``)."""
+    whether delivered variants render again (``force``); ``output_dir``/``aerender`` replace the job file's (a farm
+    task's mapped output folder, the worker's aerender)."""
 
     job_file: Path
     rows: Optional[str] = None
@@ -49,6 +51,8 @@ class RunRequest:
     log_dir: Optional[Path] = None
     node_rules: Optional[RuleSet] = None
     variants_dir: Optional[Path] = None
+    output_dir: Optional[Path] = None
+    aerender: Optional[str] = None
     force: bool = False
 
 
@@ -67,10 +71,11 @@ class Checked:
 def job_rows(spec: JobSpec) -> List[Row]:
     """Every row of the job (one row, id 1, for a job without rows)."""
     if spec.rows_file is not None:
-        return make_rows(read_table(spec.rows_file), spec.rows_file.parent, spec.id_field, str(spec.rows_file))
+        return make_rows(read_table(spec.rows_file), spec.rows_folder or spec.rows_file.parent, spec.id_field,
+                         str(spec.rows_file))
     if spec.rows_inline is not None:
-        return make_rows(spec.rows_inline, spec.folder, spec.id_field, f"{spec.path}: $.rows")
-    return single_row(spec.folder)
+        return make_rows(spec.rows_inline, spec.rows_folder or spec.folder, spec.id_field, f"{spec.path}: $.rows")
+    return single_row(spec.rows_folder or spec.folder)
 
 
 def select_rows(rows: List[Row], text: Optional[str]) -> List[Row]:
@@ -95,6 +100,10 @@ def check(request: RunRequest) -> Checked:
     spec = load_job(request.job_file, request.node_rules)
     if request.variants_dir is not None:
         spec.variants_dir = Path(os.path.abspath(request.variants_dir))
+    if request.output_dir is not None:
+        spec.output_dir = Path(os.path.abspath(request.output_dir))
+    if request.aerender:
+        spec.options["aerender"] = request.aerender
     rows = select_rows(job_rows(spec), request.rows)
     if not spec.template.is_file():
         raise JobError(f"{spec.path}: $.template: not found: {spec.template}")
@@ -123,19 +132,24 @@ def check(request: RunRequest) -> Checked:
     return checked
 
 
-def run_batch(request: RunRequest) -> int:
-    """The whole of ``aefarm job run`` after argument parsing; the exit code."""
+def run_batch(request: RunRequest, writer: Any = None) -> int:
+    """The whole of ``aefarm job run`` after argument parsing; the exit code. ``writer``: the one stdout writer
+    when the caller owns it (the accsyn app); else one is made and closed here."""
     from stmpo.progress import make_reporter
-    from stmpo.redact import secret_values
+    from stmpo.redact import Redactor
     from stmpo.writer import OutputWriter
 
     checked = check(request)
     spec = checked.spec
-    writer = OutputWriter()
+    own_writer = writer is None
+    writer = OutputWriter() if writer is None else writer
     started = time.time()
     try:
         total = len(spec.frames) * len(checked.variants)
-        reporter = make_reporter(request.progress, writer, total, request.log_dir, secrets=secret_values({}))
+        if request.progress == "accsyn":
+            reporter: Any = RowsAccsynReporter(writer, total, request.log_dir, redactor=Redactor.from_env())
+        else:
+            reporter = make_reporter(request.progress, writer, total, request.log_dir)
         try:
             for line in checked.warnings:
                 reporter.message(line)
@@ -144,7 +158,8 @@ def run_batch(request: RunRequest) -> int:
             reporter.close()
     finally:
         checked.template.close()
-        writer.close()
+        if own_writer:
+            writer.close()
     report["started"], report["ended"] = started, time.time()
     if request.report is not None:
         from engines.aftereffects.jobs.records import write_report
@@ -188,6 +203,8 @@ def _run(checked: Checked, request: RunRequest, reporter: Any) -> Dict[str, Any]
             outcome.status = SKIPPED
             outcome.reason = "already delivered (its outputs are present and whole)"
             reporter.message(f"variant {outcome.id}: skipped: {outcome.reason}")
+            if isinstance(reporter, RowsAccsynReporter):
+                reporter.row_done(outcome.number)
             continue
         try:
             write_variant(template, variant)
@@ -238,6 +255,8 @@ def _finish(spec: JobSpec, todo: List[Tuple[Variant, Outcome, Any]], reports: Li
                 outcome.status, outcome.reason = FAILED, " ".join(str(exc).split())
         state = outcome.status if outcome.status != FAILED else f"FAILED: {outcome.reason}"
         reporter.message(f"variant {outcome.id}: {state}", public=outcome.status == FAILED)
+        if outcome.status == DELIVERED and isinstance(reporter, RowsAccsynReporter):
+            reporter.row_done(outcome.number)
         payload = dict(outcome.to_json(), job=str(spec.path))
         for result in notify_all(spec.notify, payload, variant.notify_command):
             outcome.notify.append(result.to_json())

@@ -14,6 +14,8 @@ A job file describes one render or a batch of variants of one template project (
      "fonts": "fonts",                                   fonts installed for the render
      "rows": "rows.csv" | [{"id": 1, "name": "Ada"}],    a batch: one variant per row (CSV/TSV/JSON file or list)
      "id_field": "id",                                   the field naming a variant (default: id, else row number)
+     "rows_folder": "media",                             where rows' relative paths count from (default: the rows
+                                                         file's folder; inline rows: the job file's)
      "replace": {"footage": {"photo.png": "{photo}"},    footage item (name or #id) -> file or sequence
                  "layers": {"NAME": "{name}"},           layer name -> new name
                  "expressions": {"COLOUR": "{colour}"},  string literal in expressions -> new value
@@ -22,7 +24,7 @@ A job file describes one render or a batch of variants of one template project (
                  "copy": {"to": "deliveries/{id}"},
                  "notify": {"url": "https://...", "command": ["prog", "{id}"], "retries": 3, "timeout": 10}}}
 
-Relative paths count from the job file's folder (rows' footage paths from the rows file's folder). ``options``
+Relative paths count from the job file's folder (rows' footage paths from ``rows_folder``). ``options``
 accepts exactly the render options ``aefarm render`` takes, with the same bounds: its schema is made from the
 option table (``engines.aftereffects.options``), so the two cannot drift apart.
 """
@@ -127,6 +129,7 @@ def job_schema() -> Dict[str, Any]:
             "rows": {"anyOf": [PATH, {"type": "array", "items": {"type": "object"}, "minItems": 1}],
                      "x-expected": "a CSV/TSV/JSON file, or a non-empty list of objects"},
             "id_field": NAME,
+            "rows_folder": PATH,
             "replace": _object({
                 "footage": _map(TEMPLATE_TEXT, "footage name or #id -> path"),
                 "layers": _map(TEMPLATE_TEXT, "layer name -> new name"),

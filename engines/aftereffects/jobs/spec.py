@@ -62,6 +62,7 @@ class JobSpec:
     rows_file: Optional[Path] = None
     rows_inline: Optional[List[Dict[str, Any]]] = None
     id_field: Optional[str] = None
+    rows_folder: Optional[Path] = None  # where rows' relative paths count from (None: the rows file's folder)
     footage: Dict[str, str] = field(default_factory=dict)
     layers: Dict[str, str] = field(default_factory=dict)
     expressions: Dict[str, str] = field(default_factory=dict)
@@ -192,6 +193,7 @@ def load_job(path: Union[str, Path], node_rules: Optional[RuleSet] = None) -> Jo
         fonts=_path(doc["fonts"], base, mapping) if doc.get("fonts") else None,
         rows_file=_path(rows, base, mapping) if isinstance(rows, str) else None,
         rows_inline=list(rows) if isinstance(rows, list) else None, id_field=doc.get("id_field"),
+        rows_folder=_path(doc["rows_folder"], base, mapping) if doc.get("rows_folder") else None,
         footage=dict(replace.get("footage", {})), layers=dict(replace.get("layers", {})),
         expressions=dict(replace.get("expressions", {})), data=dict(replace.get("data", {})),
         encode=encode, copy_to=actions["copy"]["to"] if "copy" in actions else None, notify=notify, document=doc)
