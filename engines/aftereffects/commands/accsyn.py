@@ -437,10 +437,9 @@ def submit_command(args: argparse.Namespace) -> int:
     if args.job:
         payload, warnings = build_job_submission(args)
     else:
-        missing = [name for name, value in (("PROJECT", args.project), ("--frames", args.frames),
-                                            ("--output", args.output)) if value is None]
-        if args.comp is None and args.rqindex is None:
-            missing.insert(1, "--comp or --rqindex")
+        target = None if args.comp is None and args.rqindex is None else True
+        missing = [name for name, value in (("PROJECT", args.project), ("--comp or --rqindex", target),
+                                            ("--frames", args.frames), ("--output", args.output)) if value is None]
         if missing:
             raise AccsynError(f"the following arguments are required: {', '.join(missing)} (or --job JOB.json)")
         payload, warnings = build_submission(args)

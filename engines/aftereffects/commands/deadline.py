@@ -138,10 +138,9 @@ IMAGE_ONLY = ("project", "comp", "rqindex", "frames", "output_dir", "pattern", "
 def _write(args: argparse.Namespace) -> Path:
     if args.job:
         return _write_job(args)
-    missing = [name for name, value in (("PROJECT", args.project), ("--frames", args.frames),
-                                        ("--output-dir", args.output_dir)) if value is None]
-    if args.comp is None and args.rqindex is None:
-        missing.insert(1, "--comp or --rqindex")
+    target = None if args.comp is None and args.rqindex is None else True
+    missing = [name for name, value in (("PROJECT", args.project), ("--comp or --rqindex", target),
+                                        ("--frames", args.frames), ("--output-dir", args.output_dir)) if value is None]
     if missing:
         raise BundleError(f"the following arguments are required: {', '.join(missing)} (or --job JOB.json)")
     req = request_from_args(args)

@@ -68,15 +68,15 @@ def fill(template: str, row: Mapping[str, Any], where: str = "template") -> str:
 
 
 def safe_component(value: str) -> str:
-    """``value`` as one file-name component every OS accepts; ``_`` for what cannot stay."""
+    """``value`` as one file-name component every OS accepts (separators, reserved characters and controls become
+    ``_``, as do leading dots; trailing dots and spaces go; device names get a ``_`` in front); ``_`` when nothing
+    is left."""
     text = unicodedata.normalize("NFC", value)
     text = _BAD_CHARS.sub("_", text).strip()
-    text = text.rstrip(". ")
-    if not text or set(text) <= {".", "_"} and "." in text:
-        text = text.replace(".", "_") or "_"
-    if text.split(".")[0].lower() in _RESERVED:
+    text = re.sub(r"^\.+", "_", text.rstrip(". "))  # no "..", no hidden files, no trailing dots or spaces
+    if text.split(".")[0].strip().lower() in _RESERVED:
         text = "_" + text
-    return text[:MAX_COMPONENT]
+    return text[:MAX_COMPONENT].rstrip(". ") or "_"
 
 
 def fill_name(template: str, row: Mapping[str, Any], where: str = "template") -> str:
