@@ -110,12 +110,9 @@ def test_each_variant_carries_its_own_rows_data(batch):
     assert len(set(expected_colours.values())) == ROWS
     for row in rows:  # the movie shows its own variant's sources (nearest band colour of all twenty)
         got = band_colour(movie_of(root, row))
-
-        def distance(colour):
-            return sum((a - b) ** 2 for a, b in zip(got, colour)) ** 0.5
-
-        nearest = min(expected_colours, key=lambda k: distance(expected_colours[k]))
-        assert nearest == row["id"] and distance(expected_colours[nearest]) < 12
+        distances = {k: sum((a - b) ** 2 for a, b in zip(got, c)) ** 0.5 for k, c in expected_colours.items()}
+        nearest = min(distances, key=lambda k: distances[k])
+        assert nearest == row["id"] and distances[nearest] < 12
 
 
 def test_the_webhook_received_every_result(batch):
