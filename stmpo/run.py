@@ -49,7 +49,7 @@ from stmpo.report import RunReport, chunk_json, write_report
 from stmpo.scheduler import Action, ChunkFailed, Done, Fail, Kill, Scheduler, Start, StopAfter
 from stmpo.seams import RenderJob, RenderReporter
 from stmpo.settings import RunOptions
-from stmpo.targets import FrameSpace, Target, make_targets
+from stmpo.targets import FrameSpace, Target, judge_targets, make_targets
 
 RECORD_INTERVAL = 1.0  # seconds between descendant snapshots
 TICK_INTERVAL = 0.2  # seconds between scheduler ticks (hand-offs are decided on ticks and frame events)
@@ -188,48 +188,13 @@ class Executor:
         return report
 
     def _finish_targets(self, started_wall: float, cancelled: bool) -> RunReport:
-        """A pool's end: each target judged on its own (``stmpo.accounting``), then one report of the run."""
-        missing_all = set(self.result.missing_list) if isinstance(self.result, Fail) else set()
-        reports: List[RunReport] = []
-        for target in self.targets:
-            mine = [self.space.locate(g)[1] for g in self.space.globals_of(target.index, target.frames)
-                    if g in missing_all]
-            result: Optional[Action] = self.result
-            if isinstance(self.result, Fail):
-                result = Fail(tuple(mine), self.result.reason) if mine else Done()
-            # a render whose every frame was verified before a cancel is delivered: the cancel cost it nothing
-            verdict = judge_run(delivery=target.delivery, all_frames=target.frames, skipped=target.skipped,
-                                result=result, cancelled=cancelled and bool(mine), cancel_event=self.cancel_event,
-                                cancel_reason=self.cancel_reason, ffmpeg=target.ffmpeg)
-            chunks = [chunk_json(self.runs[c], self.reporter.log_path) for c in sorted(self.runs)
-                      if self._chunk_target[c] is target]
-            reports.append(RunReport(
-                ok=verdict.ok, missing=verdict.missing, cancelled=verdict.cancelled, reason=verdict.reason,
-                summary=verdict.summary, chunks=chunks, plan={}, frames=str(FrameSet.from_frames(target.frames)),
-                output=str(target.job.output), started=started_wall, ended=time.time(),
-                skipped=str(FrameSet.from_frames(target.skipped)), staging_kept=[str(k) for k in verdict.kept],
-                join=verdict.join))
-        self.target_reports = reports
-        failed = [i for i, r in enumerate(reports) if not r.ok]
-        missing = FrameSet.from_frames(sorted(missing_all | {self.space.to_global(i, f) for i in failed
-                                                             for f in reports[i].missing}))
-        cancelled = cancelled or any(r.cancelled for r in reports)
-        summary = (f"{len(reports) - len(failed)} of {len(reports)} renders verified"
-                   + (f"; failed: {', '.join(str(self.targets[i].job.output) for i in failed[:5])}"
-                      + (" ..." if len(failed) > 5 else "") if failed else ""))
-        chunks = []
-        for c in sorted(self.runs):
-            entry = chunk_json(self.runs[c], self.reporter.log_path)
-            entry["target"] = self._chunk_target[c].index
-            chunks.append(entry)
-        report = RunReport(
-            ok=not failed and not cancelled, missing=missing, cancelled=cancelled,
-            reason=self.cancel_reason if cancelled else ("" if not failed else f"{len(failed)} renders failed"),
-            summary=summary, chunks=chunks, plan=self.plan.to_dict(), frames=f"{self.space.total} frames",
-            output=f"{len(reports)} renders", started=started_wall, ended=time.time(),
-            targets=[dict(r.to_json(), project=str(self.targets[i].job.project), target=i)
-                     for i, r in enumerate(reports)])
-        self.reporter.run_finished(report.ok, missing, summary)
+        """A pool's end: each target judged on its own, then one report of the run (``stmpo.targets``)."""
+        chunks = {c: chunk_json(self.runs[c], self.reporter.log_path) for c in sorted(self.runs)}
+        report, self.target_reports = judge_targets(
+            self.targets, self.space, self.result, chunks, {c: t.index for c, t in self._chunk_target.items()},
+            cancelled=cancelled, cancel_event=self.cancel_event, cancel_reason=self.cancel_reason,
+            plan=self.plan.to_dict(), started=started_wall)
+        self.reporter.run_finished(report.ok, report.missing, report.summary)
         if self.options.report is not None:
             write_report(Path(self.options.report), report)
         return report

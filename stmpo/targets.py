@@ -15,11 +15,16 @@ from __future__ import annotations
 
 import bisect
 import threading
+import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from stmpo.accounting import judge_run
 from stmpo.delivery import FrameDelivery
+from stmpo.frames import FrameSet
 from stmpo.outputs import OutputPattern, Staging
+from stmpo.report import RunReport
+from stmpo.scheduler import Action, Done, Fail
 from stmpo.seams import RenderJob
 
 
@@ -99,3 +104,44 @@ def make_targets(jobs: Sequence[RenderJob], scratch: Optional[object], cancel: t
         delivery = FrameDelivery(pattern, staging, cancel=cancel, warn=warn)
         out.append(Target(index, job, list(job.frames), pattern, staging, delivery))
     return out
+
+
+def judge_targets(targets: Sequence[Target], space: FrameSpace, result: Optional[Action],
+                  chunks: Mapping[int, Dict[str, Any]], chunk_target: Mapping[int, int], *, cancelled: bool,
+                  cancel_event: threading.Event, cancel_reason: str, plan: Dict[str, Any],
+                  started: float) -> Tuple[RunReport, List[RunReport]]:
+    """(the run's report, one report per target): each target judged on its own by ``stmpo.accounting`` (its frames
+    delivered by this run and on disk, its staging removed or kept). ``result`` is the scheduler's Done/Fail over
+    global ids; ``chunks`` the chunk reports by chunk id, ``chunk_target`` each chunk's target index. A target whose
+    every frame was verified before a cancel is delivered: the cancel cost it nothing."""
+    missing_all = set(result.missing_list) if isinstance(result, Fail) else set()
+    reports: List[RunReport] = []
+    for target in targets:
+        mine = [space.locate(g)[1] for g in space.globals_of(target.index, target.frames) if g in missing_all]
+        own: Optional[Action] = result
+        if isinstance(result, Fail):
+            own = Fail(tuple(mine), result.reason) if mine else Done()
+        verdict = judge_run(delivery=target.delivery, all_frames=target.frames, skipped=target.skipped, result=own,
+                            cancelled=cancelled and bool(mine), cancel_event=cancel_event,
+                            cancel_reason=cancel_reason, ffmpeg=target.ffmpeg)
+        reports.append(RunReport(
+            ok=verdict.ok, missing=verdict.missing, cancelled=verdict.cancelled, reason=verdict.reason,
+            summary=verdict.summary, chunks=[dict(chunks[c]) for c in sorted(chunks)
+                                             if chunk_target[c] == target.index],
+            frames=str(FrameSet.from_frames(target.frames)), output=str(target.job.output), started=started,
+            ended=time.time(), skipped=str(FrameSet.from_frames(target.skipped)),
+            staging_kept=[str(k) for k in verdict.kept], join=verdict.join))
+    failed = [i for i, r in enumerate(reports) if not r.ok]
+    missing = FrameSet.from_frames(sorted(missing_all | {space.to_global(i, f) for i in failed
+                                                         for f in reports[i].missing}))
+    cancelled = cancelled or any(r.cancelled for r in reports)
+    names = ", ".join(str(targets[i].job.output) for i in failed[:5]) + (" ..." if len(failed) > 5 else "")
+    summary = f"{len(reports) - len(failed)} of {len(reports)} renders verified" + (
+        f"; failed: {names}" if failed else "")
+    report = RunReport(
+        ok=not failed and not cancelled, missing=missing, cancelled=cancelled,
+        reason=cancel_reason if cancelled else (f"{len(failed)} renders failed" if failed else ""),
+        summary=summary, chunks=[dict(chunks[c], target=chunk_target[c]) for c in sorted(chunks)], plan=plan,
+        frames=f"{space.total} frames", output=f"{len(reports)} renders", started=started, ended=time.time(),
+        targets=[dict(r.to_json(), project=str(targets[i].job.project), target=i) for i, r in enumerate(reports)])
+    return report, reports

@@ -160,11 +160,13 @@ def test_one_failed_variant_never_stops_the_others(tmp_path, hook):
     assert sorted(p.name for p in (tmp_path / "out").glob("*.mp4")) == ["Person 1 & co_1.mp4", "Person 3 & co_3.mp4"]
 
 
-def test_deadline_bundle_checks_and_renders_three_rows_with_openjd_run(batch, tmp_path):
+def test_deadline_bundle_checks_and_renders_three_rows_with_openjd_run(batch, tmp_path, capsys):
+    from engines.aftereffects.cli import main
+
     root = batch["root"]
     bundle = tmp_path / "bundle"
-    proc = run_aefarm("deadline", "bundle", "--job", batch["job"], "-o", bundle, "--rows-per-task", "2")
-    assert proc.returncode == 0, proc.stderr
+    assert main(["deadline", "bundle", "--job", str(batch["job"]), "-o", str(bundle), "--rows-per-task", "2"]) == 0
+    assert capsys.readouterr().out.strip() == str(bundle)
     openjd = str(VENV_BIN / "openjd")
     check = subprocess.run([openjd, "check", str(bundle / "template.yaml")], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
@@ -194,11 +196,12 @@ def test_deadline_bundle_checks_and_renders_three_rows_with_openjd_run(batch, tm
     assert not list(out.glob("*_4.mp4"))
 
 
-def test_accsyn_items_are_rows(batch, tmp_path):
+def test_accsyn_items_are_rows(batch, tmp_path, capsys):
+    from engines.aftereffects.cli import main
+
     root = batch["root"]
-    proc = run_aefarm("accsyn", "submit", "--job", batch["job"], "--engine", "aftereffects", "--dry-run")
-    assert proc.returncode == 0, proc.stderr
-    payload = json.loads(proc.stdout)
+    assert main(["accsyn", "submit", "--job", str(batch["job"]), "--engine", "aftereffects", "--dry-run"]) == 0
+    payload = json.loads(capsys.readouterr().out)
     assert payload["range"] == f"1-{ROWS}" and payload["input"] == str(batch["job"])
     assert payload["parameters"]["job"] is True
     assert {str(root / "rows" / r["photo"]) for r in batch["rows"]} <= set(payload["dependencies"])

@@ -266,3 +266,14 @@ def test_reads_layer_name(expression, reads):
 def test_data_reads():
     assert data_reads('footage("data.json").sourceData.x + footage(\'b.csv\').dataValue([0,1])') == \
         ["data.json", "b.csv"]
+
+
+def test_footage_can_become_an_image_sequence_folder():
+    data = template_bytes(["N"], ["K"], ["/t/plate_0001.png"])
+    project = read_project_bytes(data)
+    changes = plan_variant(project, reader(data), "/work/v/card.aepx",
+                           [Swap("plate_0001.png", "/media/shots/sh010", is_folder=True)])
+    back = read_project_bytes(apply(data, variant_edits(changes)))
+    item = back.footage[0]
+    assert item.kind == "folder" and item.file.is_folder and item.path == "/media/shots/sh010"
+    assert item.file.attributes["ascendcount_base"][0] == "3" and item.file.attributes["ascendcount_target"][0] == "3"
