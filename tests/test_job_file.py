@@ -75,6 +75,14 @@ def test_job_file_errors_are_one_line_exit_2_and_nothing_written(studio, aerende
     assert sorted(p.name for p in studio.iterdir()) == before  # no out/, no work/
 
 
+def test_no_aerender_is_one_line_before_any_variant_is_written(studio, aerender_sim, capsys, tmp_path):
+    doc = job_document(str(tmp_path / "no-aerender"))
+    job = write_job(studio, doc)
+    code, _, err = cli(capsys, "job", "run", job)
+    assert code == 3 and err.count("\n") == 1 and "no-aerender" in err  # missing input, as aefarm render
+    assert not (studio / "work").exists() and not (studio / "out").exists()
+
+
 @pytest.mark.parametrize("bad, words", [
     ("{", "not JSON: Expecting property name"),
     ("[]", "$: expected a JSON object"),

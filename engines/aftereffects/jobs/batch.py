@@ -187,8 +187,13 @@ def _run(checked: Checked, request: RunRequest, reporter: Any) -> Dict[str, Any]
     from engines.aftereffects.pool import render_pool
     from engines.aftereffects.preflight_job import check_job
 
+    from engines.aftereffects.render import resolve_aerender
+
     spec, template = checked.spec, checked.template
     tools = _tools(spec)
+    if checked.variants:  # the renderer is part of the request: found before any variant is written
+        resolve_aerender(Job.from_options(spec.options, project=spec.template, output=str(spec.output_dir / "x"),
+                                          frames=spec.frames, comp=spec.comp, rqindex=spec.rqindex))
     comp = template.comp.name if template.comp is not None else (spec.comp or "")
     frames = list(spec.frames)
     outcomes: List[Outcome] = list(checked.failed)
