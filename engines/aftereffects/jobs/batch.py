@@ -186,7 +186,6 @@ def _run(checked: Checked, request: RunRequest, reporter: Any) -> Dict[str, Any]
     from engines.aftereffects.job import Job
     from engines.aftereffects.pool import render_pool
     from engines.aftereffects.preflight_job import check_job
-
     from engines.aftereffects.render import resolve_aerender
 
     spec, template = checked.spec, checked.template
