@@ -3,14 +3,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stmpo.frames import (
-    INT64_MAX,
-    FrameSet,
-    FrameSpecError,
-    Run,
-    _canonical,
-    aws_batch_slice_from_env,
-)
+from stmpo.errors import FrameSpecError
+from stmpo.frames import FrameSet, aws_batch_slice_from_env
+from stmpo.frames_runs import Run
+from stmpo.frames_runs import canonical as _canonical
+from stmpo.frames_spec import INT64_MAX
 
 F = FrameSet.parse
 

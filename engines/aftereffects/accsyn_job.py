@@ -32,7 +32,8 @@ from remap.paths import os_family, parse_path
 from remap.rule import Rule
 from remap.rules import RuleSet
 from remap.shares import resolve_share_path, validate_shares
-from stmpo.frames import FrameSet, FrameSpecError
+from stmpo.errors import FrameSpecError
+from stmpo.frames import FrameSet
 from stmpo.redact import SECRET_NAME, secret_values
 
 CONVERSION_MODES = ("always", "platform", "never", "auto")
