@@ -204,7 +204,7 @@ def test_a_client_that_cannot_import_is_one_clear_error(monkeypatch):
     import builtins
 
     from engines.aftereffects.accsyn_errors import AccsynError
-    from engines.aftereffects.commands.accsyn import create_compute_job
+    from engines.aftereffects.accsyn_client import create_compute_job
 
     real_import = builtins.__import__
 
