@@ -207,8 +207,8 @@ class AepxScanner(BlockStream):
             want = ae_platform(changes[before].new).encode("ascii")
             if self.buf[ps:pe] != want:
                 edits.append((ps, pe, want))
-        for a, b, data in sorted(edits):
-            self.replace(a, b, data)
+        for start, stop, data in sorted(edits):
+            self.replace(start, stop, data)
         return end
 
     def string(self, s: int, ts: int) -> int:

@@ -51,7 +51,7 @@ def cli_rules(pairs: Sequence[str], case_insensitive_posix: bool = False) -> Lis
     return rules
 
 
-def openjd_rules(data: Mapping[str, Any], origin: str = "rules file",
+def openjd_rules(data: object, origin: str = "rules file",
                  case_insensitive_posix: bool = False) -> List[Rule]:
     """Rules from an OpenJD ``pathmapping-1.0`` document; ``{}`` (what Deadline writes for "no rules") is empty."""
     if not isinstance(data, Mapping):
@@ -73,9 +73,10 @@ def openjd_rules(data: Mapping[str, Any], origin: str = "rules file",
         if not isinstance(fmt, str) or fmt.upper() not in ("WINDOWS", "POSIX"):
             raise RemapError(f"{where}: source_path_format must be WINDOWS or POSIX, got {fmt!r}")
         src, dst = item.get("source_path"), item.get("destination_path")
-        for name, value in (("source_path", src), ("destination_path", dst)):
-            if not isinstance(value, str):
-                raise RemapError(f"{where}: {name} must be a string")
+        if not isinstance(src, str):
+            raise RemapError(f"{where}: source_path must be a string")
+        if not isinstance(dst, str):
+            raise RemapError(f"{where}: destination_path must be a string")
         family = fmt.lower()
         rules.append(Rule(src, dst, family, False if family == POSIX and case_insensitive_posix else None,
                           where))

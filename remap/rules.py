@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 from remap import rule_sources
 from remap.errors import RemapError
-from remap.paths import POSIX, WINDOWS, decode_components, parse_path, uri_to_path
+from remap.paths import POSIX, WINDOWS, decode_components, parse_path, plain_path
 from remap.rule import Rule, parse_prefix
 
 
@@ -62,7 +62,7 @@ class _Compiled:
         self.dest_kind = dst.kind
         dcomps = _strip_trailing(dst.components)
         if dst.family == WINDOWS:
-            plain = uri_to_path(rule.destination) if _is_uri(rule.destination) else rule.destination
+            plain = plain_path(rule.destination) if _is_uri(rule.destination) else rule.destination
             body = plain[len(dst.long_prefix):] if dst.long_prefix else plain
             if dst.kind == "unc" and dst.long_prefix:
                 body = "\\" + body  # \\?\UNC\srv\share -> \\srv\share

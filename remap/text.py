@@ -131,7 +131,6 @@ def _map_free_text(text: str, map_path: MapPath, where: str, changes: List[Chang
             e = _quoted_end(text, s, text[s - 1], escaped)
         else:
             e = None
-        raw = text[s:e] if e is not None else None
         if e is None:
             # unquoted: let the span finder decide the extent on the raw text
             spans = path_spans(text, s, n, raw=True)
@@ -140,7 +139,7 @@ def _map_free_text(text: str, map_path: MapPath, where: str, changes: List[Chang
                 pos = s + 1
                 continue
             e = first[1]
-            raw = text[s:e]
+        raw = text[s:e]
         units = plain_units(raw)
         xml = bool(_XML_ENTITY.search(raw))
         if xml:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Deque, Iterable, Iterator, List, NamedTuple, Optional, Tuple
+from dataclasses import dataclass
+from typing import Deque, Iterable, Iterator, List, Optional, Tuple
 
 from stmpo.errors import FrameSpecError
 
@@ -25,16 +26,27 @@ MATERIALISE_LIMIT = 1_000_000
 _PERIOD_LIMIT = 1 << 16
 
 
-class Run(NamedTuple):
-    """Frames start, start+step, ..., end (end is inclusive and a member; step >= 1; a single frame has step 1)."""
+@dataclass(frozen=True)
+class Run:
+    """Frames start, start+step, ..., end (end is inclusive and a member; step >= 1; a single frame has step 1).
 
+    Not a tuple (a tuple's ``count`` is a method), but it unpacks as one: ``start, end, step = run``."""
+
+    __slots__ = ("start", "end", "step")
     start: int
     end: int
     step: int
 
     @property
     def count(self) -> int:
+        """How many frames the run holds."""
         return (self.end - self.start) // self.step + 1
+
+    def __iter__(self) -> Iterator[int]:
+        return iter((self.start, self.end, self.step))
+
+    def __reduce__(self) -> Tuple[type, Tuple[int, int, int]]:
+        return Run, (self.start, self.end, self.step)  # pickle/copy through the constructor (the fields are frozen)
 
 
 # --------------------------------------------------------------------------------------------------- canonical form

@@ -342,3 +342,18 @@ def test_constructor_rejects_text_and_bad_runs():
         FrameSet([Run(5, 1, 1)])
     with pytest.raises(FrameSpecError):
         FrameSet([Run(1, 5, 0)])
+
+
+def test_a_run_unpacks_counts_and_survives_pickle_and_copy():
+    """A Run is not a tuple (its ``count`` is a number of frames, not tuple.count) but unpacks like one; frame sets
+    holding runs pickle and copy (they cross process boundaries in multiprocessing and are deep-copied)."""
+    import copy
+    import pickle
+
+    run = Run(1, 10, 3)
+    start, end, step = run
+    assert (start, end, step) == (1, 10, 3) and run.count == 4 and isinstance(run.count, int)
+    fs = F("1-10x3,20,30-40")
+    for clone in (pickle.loads(pickle.dumps(fs)), copy.deepcopy(fs), copy.copy(fs)):
+        assert clone == fs and list(clone) == list(fs) and hash(clone) == hash(fs)
+    assert pickle.loads(pickle.dumps(run)) == run and hash(copy.copy(run)) == hash(run)

@@ -79,10 +79,10 @@ class LocalRunner:
         env["ACCSYN_ITEM"] = item
         argv = [sys.executable, str(self.app), str(self.data_files[index])]
         popen_extra: Dict[str, Any] = {}
-        if os.name == "posix":
+        if sys.platform == "win32":  # CTRL_BREAK reaches only a group of its own; the app turns it into a cancel
+            popen_extra["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
+        else:
             popen_extra["start_new_session"] = True  # a terminal's Ctrl-C reaches us; we forward SIGTERM once
-        else:  # CTRL_BREAK reaches only a process group of its own; the app turns it into a cancel
-            popen_extra["creationflags"] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
         self.writer.line(f"task {item}: starting the accsyn app")
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env=env, cwd=str(self.data_files[index].parent), **popen_extra)
@@ -205,13 +205,14 @@ def _install_signals(runner: LocalRunner) -> Dict[int, Any]:
     def handle(signum: int, frame: Any) -> None:
         runner.cancel()
 
-    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
-        sig = getattr(signal, name, None)
-        if sig is not None:
-            try:
-                previous[sig] = signal.signal(sig, handle)
-            except (ValueError, OSError):
-                pass
+    signals = [signal.SIGINT, signal.SIGTERM]
+    if sys.platform == "win32":
+        signals.append(signal.SIGBREAK)  # Ctrl-Break
+    for sig in signals:
+        try:
+            previous[sig] = signal.signal(sig, handle)
+        except (ValueError, OSError):
+            pass
     return previous
 
 
