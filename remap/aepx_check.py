@@ -65,7 +65,7 @@ class StructureCheck:
         self.decoder = codecs.getincrementaldecoder("utf-8")()
         self.doubt: Optional[str] = None  # why well-formedness is doubted (the scanner adds its own doubts here)
 
-    def block(self, data: bytes, offset: int, final: bool) -> Optional[int]:
+    def block(self, data: Union[bytes, bytearray], offset: int, final: bool) -> Optional[int]:
         """None when ``data`` (at file ``offset``) continues valid UTF-8, else the offset of the first bad byte."""
         nul = data.find(b"\0") if self.doubt is None else -1
         if nul >= 0:

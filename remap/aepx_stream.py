@@ -10,7 +10,7 @@ MAX_TOKEN bytes; anything else is streamed out and dropped, so memory stays at a
 from __future__ import annotations
 
 import re
-from typing import BinaryIO, List, Optional, Tuple
+from typing import BinaryIO, Callable, List, Optional, Tuple
 
 from remap.aepx_check import StructureCheck
 from remap.copyout import SpanWriter
@@ -25,6 +25,19 @@ _TAG_END = re.compile(rb"\s*(/?)>")
 
 # (attribute name, value start, value end, quote) with indices into the buffer
 TagAttr = Tuple[bytes, int, int, bytes]
+
+
+def _readinto_of(src: BinaryIO) -> Callable[[bytearray], Optional[int]]:
+    """``src.readinto`` (files and BytesIO have it), else the same done with ``src.read``."""
+    readinto: Optional[Callable[[bytearray], Optional[int]]] = getattr(src, "readinto", None)
+    if readinto is not None:
+        return readinto
+
+    def via_read(chunk: bytearray) -> int:
+        data = src.read(len(chunk))
+        chunk[:len(data)] = data
+        return len(data)
+    return via_read
 
 
 class TokenTooLong(RemapError):
@@ -51,20 +64,27 @@ class BlockStream:
         self.base = 0  # file offset of buf[0]
         self.done = 0  # buf[:done] has been written (or decided)
         self.eof = False
+        # Blocks are read into one reused chunk: a fresh bytes object per block (freed a block later, beside the
+        # buffer's own) left glibc's heap top free beyond its trim threshold, so it was given back to the kernel and
+        # faulted in again, block after block (about 1.5 page faults per 4 KiB read, depending on what the process
+        # had allocated before; benchmarks/bench_remap.py).
+        self._chunk = bytearray(self.block)
+        self._readinto = _readinto_of(src)
 
     def fill(self) -> bool:
         """Read one more block onto the buffer; False at the end of the input."""
         if self.eof:
             return False
-        data = self.src.read(self.block)
+        n = self._readinto(self._chunk) or 0
+        data = self._chunk if n == len(self._chunk) else self._chunk[:n]
         if self.structure is not None:
-            bad = self.structure.block(data, self.base + len(self.buf), final=not data)
+            bad = self.structure.block(data, self.base + len(self.buf), final=not n)
             if bad is not None:
                 raise RemapError(f"{self.where}: invalid UTF-8 at byte {bad} (.aepx files are UTF-8)")
-        if not data:
+        if not n:
             self.eof = True
             return False
-        self.buf = self.buf + data if self.buf else data
+        self.buf = self.buf + data if self.buf else bytes(data)
         return True
 
     def emit_upto(self, i: int) -> None:

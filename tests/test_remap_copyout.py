@@ -206,3 +206,26 @@ def test_user_space_writes_still_start_write_back(tmp_path, monkeypatch):
     monkeypatch.setattr(copyout, "WRITEBACK_EVERY", 8192)
     writer, expected, written = _spans(tmp_path)
     assert written == expected and writer.method == "write" and advised
+
+
+class _ReadOnlySource:
+    """A source with ``read`` only (no ``readinto``, no descriptor) that returns at most 7 bytes a call."""
+
+    def __init__(self, data: bytes) -> None:
+        self._inner = io.BytesIO(data)
+
+    def read(self, n: int = -1) -> bytes:
+        return self._inner.read(7 if n < 0 else min(n, 7))
+
+
+def test_a_source_without_readinto_or_full_reads_gives_the_same_bytes():
+    """Blocks are read into one reused chunk with ``readinto``; a source that only has ``read``, and one that returns
+    short reads, must give the same output and the same verdicts."""
+    data = FIXTURE.encode("utf-8")
+    expected = _convert_in_memory(data)
+    out = io.BytesIO()
+    convert_aepx_stream(_ReadOnlySource(data), out, RULES.map, "test.aepx")
+    assert out.getvalue() == expected != data
+    bad = data.replace("Ünïcode".encode("utf-8"), b"\xff", 1)
+    with pytest.raises(RemapError, match=f"invalid UTF-8 at byte {data.index('Ünïcode'.encode('utf-8'))} "):
+        convert_aepx_stream(_ReadOnlySource(bad), io.BytesIO(), RULES.map, "test.aepx")
