@@ -39,6 +39,7 @@ class RunReport:
     skipped: str = ""  # frames already present (--resume)
     staging_kept: List[str] = field(default_factory=list)
     join: Optional[str] = None  # movie join method
+    targets: List[JsonObject] = field(default_factory=list)  # a pool's renders, each its own report (stmpo.targets)
 
     @property
     def exit_code(self) -> int:
@@ -54,6 +55,7 @@ class RunReport:
             "missing_count": len(self.missing), "skipped": self.skipped, "plan": self.plan,
             "started": self.started, "ended": self.ended, "chunks": self.chunks,
             "staging_kept": self.staging_kept, "join": self.join,
+            **({"targets": self.targets} if self.targets else {}),
         }
 
 

@@ -25,7 +25,6 @@ from stmpo import outputs
 from stmpo.accounting import judge_run, present_at_start
 from stmpo.cancel import SignalCancel
 from stmpo.children import ChildProcess
-from stmpo.delivery import FrameDelivery
 from stmpo.errors import StmpoError
 from stmpo.frames import FrameSet
 from stmpo.host import Topology
@@ -38,6 +37,7 @@ from stmpo.invocation import (
     LoopEvent,
     child_command,
     exit_reason,
+    invocation_frames,
 )
 from stmpo.lines import CompStarted, FatalError, FrameRendered, parse_line
 from stmpo.movies import find_ffmpeg
@@ -49,6 +49,7 @@ from stmpo.report import RunReport, chunk_json, write_report
 from stmpo.scheduler import Action, ChunkFailed, Done, Fail, Kill, Scheduler, Start, StopAfter
 from stmpo.seams import RenderJob, RenderReporter
 from stmpo.settings import RunOptions
+from stmpo.targets import FrameSpace, Target, judge_targets, make_targets
 
 RECORD_INTERVAL = 1.0  # seconds between descendant snapshots
 TICK_INTERVAL = 0.2  # seconds between scheduler ticks (hand-offs are decided on ticks and frame events)
@@ -56,12 +57,15 @@ TICK_INTERVAL = 0.2  # seconds between scheduler ticks (hand-offs are decided on
 
 class Executor:
     """One run of ``job`` on ``plan``: call ``execute()`` once; it returns the run report (it raises only for bad
-    input found before any child starts, or an internal error, after stopping every tree)."""
+    input found before any child starts, or an internal error, after stopping every tree).
+
+    ``targets``: several jobs rendered by one pool of children (``stmpo.targets``; ``job`` is then the first of
+    them and gives the environment); each target's outcome is in ``target_reports`` after ``execute()``."""
 
     def __init__(self, plan: Plan, job: RenderJob, reporter: RenderReporter, options: RunOptions, aerender: str,
                  env: Optional[Mapping[str, str]] = None, cancel_event: Optional[threading.Event] = None,
                  clock: Callable[[], float] = time.monotonic, processor_groups: Optional[Topology] = None,
-                 control: Optional[ProcessControl] = None) -> None:
+                 control: Optional[ProcessControl] = None, targets: Optional[Sequence[RenderJob]] = None) -> None:
         self.plan, self.job, self.reporter, self.options = plan, job, reporter, options
         self.control = control if control is not None else process_control(processor_groups)
         self.aerender = aerender
@@ -71,12 +75,15 @@ class Executor:
         self.cancel_reason = "cancelled"
         self.clock = clock
         self.events: "queue.Queue[LoopEvent]" = queue.Queue()
-        self.pattern = outputs.OutputPattern(str(job.output), comp=job.comp or "")
-        self.movie = self.pattern.is_movie
-        self.staging = outputs.Staging(self.pattern, scratch=options.scratch)
+        jobs = list(targets) if targets else [job]
+        self.targets: List[Target] = make_targets(jobs, options.scratch, self.cancel_event, self.reporter.message)
+        self.space = FrameSpace([t.frames for t in self.targets])
+        self.target_reports: List[RunReport] = []
+        first = self.targets[0]  # the single job's (one target: exactly the run it always was)
+        self.pattern, self.staging, self.delivery = first.pattern, first.staging, first.delivery
+        self.movie = any(t.movie for t in self.targets)
         self.ffmpeg: Optional[Tuple[str, str]] = None  # (ffmpeg, ffprobe) for movie outputs
-        self.delivery = FrameDelivery(self.pattern, self.staging, cancel=self.cancel_event,
-                                      warn=self.reporter.message)
+        self._chunk_target: Dict[int, Target] = {}
         self.runs: Dict[int, ChunkRun] = {}
         self.scheduler: Optional[Scheduler] = None
         self.result: Optional[Action] = None
@@ -96,17 +103,29 @@ class Executor:
     def execute(self) -> RunReport:
         opts = self.options
         started_wall = time.time()
-        all_frames = list(self.job.frames)
+        all_frames = self.space.all_globals()
         plan_lines = list(self.plan.explanation) + [f"warning: {w}" for w in self.plan.warnings]
         if self.movie:
             self.ffmpeg = find_ffmpeg(opts.ffmpeg)  # before any child starts: fail early and cleanly
-            self.delivery.ffprobe = self.ffmpeg[1]
-            plan_lines.append(f"movie output {self.pattern.movie_path()}: segments rendered in parallel, joined with "
-                              f"ffmpeg (work stealing is off for movies: a stopped child cannot finish its segment)")
+            for target in self.targets:
+                if target.movie:
+                    target.ffmpeg = self.ffmpeg
+                    target.delivery.ffprobe = self.ffmpeg[1]
+                    plan_lines.append(f"movie output {target.pattern.movie_path()}: segments rendered in parallel, "
+                                      "joined with ffmpeg (work stealing is off for movies: a stopped child cannot "
+                                      "finish its segment)")
+        if not self.space.identity:
+            plan_lines.append(f"pool: {len(self.targets)} renders share the child slots (a chunk never spans two)")
         todo: List[int] = all_frames
         skipped: List[int] = []
         if opts.resume:
-            todo, skipped = present_at_start(self.pattern, all_frames, self.ffmpeg[1] if self.ffmpeg else None)
+            todo, skipped = [], []
+            for target in self.targets:
+                left, kept = present_at_start(target.pattern, target.frames,
+                                              target.ffmpeg[1] if target.ffmpeg else None)
+                target.skipped = kept
+                todo += self.space.globals_of(target.index, left)
+                skipped += self.space.globals_of(target.index, kept)
             if skipped:
                 plan_lines.append(f"resume: {len(skipped)} frames already present, {len(todo)} to render")
         slots = max(1, int(self.plan.concurrency))
@@ -118,7 +137,8 @@ class Executor:
         for f in skipped:
             self.reporter.frame_done(f)
         scheduler = self.scheduler = Scheduler(todo, slots, min_chunk=opts.min_chunk, mode=mode, retries=opts.retries,
-                                               fail_fast=opts.fail_fast, steal=not self.movie, handoff=opts.handoff)
+                                               fail_fast=opts.fail_fast, steal=not self.movie, handoff=opts.handoff,
+                                               groups=self.space.groups(todo))
         cancelled = False
         try:
             self._apply(scheduler.begin(self.clock()))
@@ -140,7 +160,8 @@ class Executor:
                     self._record_descendants()
         except BaseException:
             self._emergency_stop()
-            self.staging.cleanup(success=False)  # e.g. a child command line refused: no empty staging folders left
+            for target in self.targets:  # e.g. a child command line refused: no empty staging folders left
+                target.staging.cleanup(success=False)
             raise
         finally:
             for thread in self._terminators:
@@ -149,6 +170,8 @@ class Executor:
         return self._finish(all_frames, skipped, started_wall, cancelled)
 
     def _finish(self, all_frames: List[int], skipped: List[int], started_wall: float, cancelled: bool) -> RunReport:
+        if not self.space.identity:
+            return self._finish_targets(started_wall, cancelled)
         verdict = judge_run(delivery=self.delivery, all_frames=all_frames, skipped=skipped, result=self.result,
                             cancelled=cancelled, cancel_event=self.cancel_event, cancel_reason=self.cancel_reason,
                             ffmpeg=self.ffmpeg)
@@ -159,6 +182,19 @@ class Executor:
             output=str(self.job.output), started=started_wall, ended=time.time(),
             skipped=str(FrameSet.from_frames(skipped)), staging_kept=[str(k) for k in verdict.kept], join=verdict.join)
         self.reporter.run_finished(verdict.ok, verdict.missing, verdict.summary)
+        if self.options.report is not None:
+            write_report(Path(self.options.report), report)
+        self.target_reports = [report]
+        return report
+
+    def _finish_targets(self, started_wall: float, cancelled: bool) -> RunReport:
+        """A pool's end: each target judged on its own, then one report of the run (``stmpo.targets``)."""
+        chunks = {c: chunk_json(self.runs[c], self.reporter.log_path) for c in sorted(self.runs)}
+        report, self.target_reports = judge_targets(
+            self.targets, self.space, self.result, chunks, {c: t.index for c, t in self._chunk_target.items()},
+            cancelled=cancelled, cancel_event=self.cancel_event, cancel_reason=self.cancel_reason,
+            plan=self.plan.to_dict(), started=started_wall)
+        self.reporter.run_finished(report.ok, report.missing, report.summary)
         if self.options.report is not None:
             write_report(Path(self.options.report), report)
         return report
@@ -194,6 +230,7 @@ class Executor:
                        last=action.frame_list[-1], launch_at=launch_at, initial=list(action.frame_list),
                        attempt=max(failures.get(f, 0) for f in action.frame_list))
         self.runs[action.chunk] = run
+        self._chunk_target[action.chunk] = self.targets[self.space.target_of(action.frame_list[0])]
         if launch_at <= now:
             self._next_invocation(run)
 
@@ -234,17 +271,18 @@ class Executor:
 
     def _next_invocation(self, run: ChunkRun) -> bool:
         """Start the next aerender invocation of ``run``; False when its assignment has no frames left to hand out."""
-        frames, step = run.next_frames(self.options.use_increment)
+        target = self._chunk_target[run.chunk]
+        frames, step = self._next_frames(run)
         if not frames:
             return False
         run.next_index += len(frames)
         self._seq += 1
-        self.staging.folder(run.chunk)  # created now, just before its first use
-        output = self.staging.child_output_path(run.chunk, frames)
-        argv = child_command(self.job, self.aerender, output, frames, step)
+        target.staging.folder(run.chunk)  # created now, just before its first use
+        output = target.staging.child_output_path(run.chunk, frames)
+        argv = child_command(target.job, self.aerender, output, frames, step)
         now = self.clock()
         inv = Invocation(seq=self._seq, frames=frames, step=step, argv=argv, started=now, started_wall=time.time(),
-                         last_progress=now, segment=Path(output) if self.movie else None)
+                         last_progress=now, segment=Path(output) if target.movie else None)
         run.invocations.append(inv)
         run.current = inv
         run.status = "running"
@@ -268,6 +306,13 @@ class Executor:
             return True
         self.reporter.child_started(chunk, inv.pid, FrameSet.from_frames(frames))
         return True
+
+    def _next_frames(self, run: ChunkRun) -> Tuple[List[int], int]:
+        """The comp frames (and step) of ``run``'s next invocation: the chunk's global ids mapped to its target."""
+        if self.space.identity:
+            return run.next_frames(self.options.use_increment)
+        remaining = [g for g in run.assigned[run.next_index:] if g <= run.last]
+        return invocation_frames([self.space.locate(g)[1] for g in remaining], self.options.use_increment)
 
     # -------------------------------------------------------------------------------------------- events
     def _pump_events(self) -> None:
@@ -312,15 +357,18 @@ class Executor:
                 return
             frame = inv.frames[parsed.index - 1]
             run.frame_times[frame] = FrameTime(seconds=parsed.seconds, at=time.time(), pid=inv.pid)
-            for proven in self.delivery.on_frame_line(inv, frame):
+            for proven in self._chunk_target[run.chunk].delivery.on_frame_line(inv, frame):
                 self._deliver(run, proven, now)
 
     def _deliver(self, run: ChunkRun, frame: int, now: float) -> None:
+        """``frame`` (a comp frame of the chunk's target) is proven: deliver it, tell the reporter and scheduler."""
+        target = self._chunk_target[run.chunk]
+        ident = self.space.to_global(target.index, frame)
         state = self._scheduler.chunks.get(run.chunk)
-        owned = state is not None and state.owns(frame) and frame not in state.done
-        if self.delivery.deliver(run.chunk, frame, owned):
-            self.reporter.frame_done(frame)
-            self._apply(self._scheduler.frame_done(run.chunk, frame, now))
+        owned = state is not None and state.owns(ident) and ident not in state.done
+        if target.delivery.deliver(run.chunk, frame, owned):
+            self.reporter.frame_done(ident)
+            self._apply(self._scheduler.frame_done(run.chunk, ident, now))
 
     def _on_exit(self, event: ExitEvent) -> None:
         run, inv = self._current(event.chunk, event.seq)
@@ -334,7 +382,7 @@ class Executor:
             self.reporter.child_exited(run.chunk, inv.pid, code)
         clean = code == 0 and inv.fatal is None and inv.stalled is None and run.killed is None
         if clean:
-            proven = self.delivery.on_clean_exit(inv)
+            proven = self._chunk_target[run.chunk].delivery.on_clean_exit(inv)
             clean = inv.fatal is None  # a movie segment that does not hold its frames is a failure
             for frame in proven:
                 self._deliver(run, frame, now)
@@ -385,21 +433,29 @@ class Executor:
 def run(plan: Plan, job: RenderJob, reporter: RenderReporter, *, aerender: Optional[str] = None,
         options: Optional[RunOptions] = None, env: Optional[Mapping[str, str]] = None,
         cancel_event: Optional[threading.Event] = None, handle_signals: bool = True,
-        processor_groups: Optional[Topology] = None) -> RunReport:
+        processor_groups: Optional[Topology] = None, targets: Optional[Sequence[RenderJob]] = None,
+        executor_out: Optional[List["Executor"]] = None) -> RunReport:
     """Render ``job.frames`` with ``plan.concurrency`` aerender children; ok only when every frame is verified.
 
     ``options`` default to ``job.options``, ``aerender`` to ``job.aerender``. ``handle_signals``: SIGINT/SIGTERM
     (CTRL_BREAK on Windows) cancel the run while it is in progress (main thread only). Raises StmpoError for bad
-    input (no aerender, bad output pattern, empty frame set) before anything starts."""
+    input (no aerender, bad output pattern, empty frame set) before anything starts.
+
+    ``targets``: render these jobs (``job`` among them, first) through one pool of children (``stmpo.targets``);
+    the returned report then has one entry per target in ``targets`` and ``executor_out`` (a list) receives the
+    executor, whose ``target_reports`` hold each target's own report."""
     options = options or job.options
     exe = aerender or job.aerender
     if not exe:
         raise StmpoError("no aerender to run: pass --aerender PATH or set AERENDER_PATH")
-    outputs.check_pattern(str(job.output))
-    if not len(job.frames):
-        raise StmpoError("nothing to render: the frame set is empty")
+    for each in targets or [job]:
+        outputs.check_pattern(str(each.output))
+        if not len(each.frames):
+            raise StmpoError(f"nothing to render: the frame set of {each.output} is empty")
     executor = Executor(plan, job, reporter, options, exe, env=env, cancel_event=cancel_event,
-                        processor_groups=processor_groups)
+                        processor_groups=processor_groups, targets=targets)
+    if executor_out is not None:
+        executor_out.append(executor)
     if handle_signals:
         with SignalCancel(executor.cancel):
             return executor.execute()

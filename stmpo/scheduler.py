@@ -174,12 +174,21 @@ class Scheduler:
 
     def __init__(self, frames: Iterable[int], slots: int, *, min_chunk: int = 1, mode: str = DYNAMIC,
                  retries: int = 1, fail_fast: bool = False, startup_hint: Optional[float] = None,
-                 steal: bool = True, handoff: bool = True) -> None:
+                 steal: bool = True, handoff: bool = True,
+                 groups: Optional[Sequence[Sequence[int]]] = None) -> None:
         if slots < 1:
             raise ValueError("slots must be >= 1")
         if mode not in MODES:
             raise ValueError(f"schedule mode must be one of {', '.join(MODES)}, not {mode!r}")
         self.all_frames: Tuple[int, ...] = tuple(sorted(set(frames)))
+        # groups (a pool of several renders, ``stmpo.targets``): frames that may share a chunk; a chunk never spans
+        # two groups, and free slots are shared between queued groups in proportion to their frames
+        self.groups: Optional[List[List[int]]] = None
+        if groups is not None:
+            self.groups = [sorted(set(g)) for g in groups if len(g)]
+            flat = [f for g in self.groups for f in g]
+            if len(flat) != len(set(flat)) or set(flat) != set(self.all_frames):
+                raise ValueError("groups must split the frames: each frame in exactly one group")
         self.slots = slots
         self.min_chunk = max(1, int(min_chunk))
         self.mode = mode
@@ -207,7 +216,9 @@ class Scheduler:
         if self._begun:
             raise RuntimeError("begin() called twice")
         self._begun = True
-        if self.all_frames:
+        if self.groups is not None:
+            self.pending.extend((list(g), None, False) for g in self.groups)
+        elif self.all_frames:
             self.pending.append((list(self.all_frames), None, False))
         return self._after_event(now)
 
@@ -349,7 +360,11 @@ class Scheduler:
         # queued work first: share the free slots between the queued chunks, splitting big chunks evenly
         while free and self.pending:
             frames, hint, retry = self.pending.pop(0)
-            share = max(1, len(free) - len(self.pending))
+            if self.groups is not None:  # queued groups share the free slots in proportion to their frames
+                waiting = len(frames) + sum(len(item[0]) for item in self.pending)
+                share = max(1, (len(free) * len(frames) + waiting // 2) // waiting)
+            else:
+                share = max(1, len(free) - len(self.pending))
             parts = min(share, max(1, len(frames) // self.min_chunk))
             for part in split_even(frames, parts):
                 actions.append(self._start(free.pop(0), part, now, hint, retry))

@@ -76,8 +76,35 @@ def build_submission(args: argparse.Namespace) -> tuple:
     return payload, warnings
 
 
+JOB_REFUSES = ("project", "comp", "rqindex", "frames", "output", "env_file", "arguments", "input_conversion",
+               "rules", "accsyn_mappings", "shares")
+
+
+def build_job_submission(args: argparse.Namespace) -> tuple:
+    """``(payload, warnings)`` of a template job (``--job``): one item per row."""
+    from engines.aftereffects.jobs.farm import job_payload
+
+    given = [name for name in JOB_REFUSES if getattr(args, name, None) not in (None, False, "")]
+    given += [name for name, value in option_values(args, on_surface("accsyn")).items() if value is not None]
+    if getattr(args, "map", None):
+        given.append("map")
+    if given:
+        flag = "PROJECT" if given[0] == "project" else "--" + given[0].replace("_", "-")
+        raise AccsynError(f"{flag}: a template job's render is in its job file; give --job with --engine "
+                          "(and --filters, --bucket-size, --name, --dry-run)")
+    return job_payload(Path(args.job), args.engine, args.name, args.filters, args.bucket_size)
+
+
 def submit_command(args: argparse.Namespace) -> int:
-    payload, warnings = build_submission(args)
+    if args.job:
+        payload, warnings = build_job_submission(args)
+    else:
+        target = None if args.comp is None and args.rqindex is None else True
+        missing = [name for name, value in (("PROJECT", args.project), ("--comp or --rqindex", target),
+                                            ("--frames", args.frames), ("--output", args.output)) if value is None]
+        if missing:
+            raise AccsynError(f"the following arguments are required: {', '.join(missing)} (or --job JOB.json)")
+        payload, warnings = build_submission(args)
     if not args.dry_run:
         try:
             session = open_session()  # before anything is printed: missing credentials are one line, exit 2

@@ -51,11 +51,13 @@ def add_parser(subparsers: "argparse._SubParsersAction", parents: Sequence[argpa
     submit = sub.add_parser("submit", parents=list(parents), help="submit a project to accsyn",
                             description="Build the accsyn payload (dependencies, filters, mappings) and create the "
                                         "compute job, or print it with --dry-run.")
-    submit.add_argument("project", metavar="PROJECT", help="the .aepx/.aep project")
-    add_target_arguments(submit)
-    submit.add_argument("--frames", required=True, metavar="SPEC", help="range, e.g. 1-100, 1-100x5, '1-10 20'")
-    submit.add_argument("--output", required=True, metavar="DIR",
+    submit.add_argument("project", metavar="PROJECT", nargs="?", help="the .aepx/.aep project (not with --job)")
+    add_target_arguments(submit, required=False)
+    submit.add_argument("--frames", metavar="SPEC", help="range, e.g. 1-100, 1-100x5, '1-10 20'")
+    submit.add_argument("--output", metavar="DIR",
                         help="output folder (or folder/name_[#####].ext, or share=<id|code>/path)")
+    submit.add_argument("--job", metavar="JOB.json",
+                        help="a template job instead of PROJECT: each row is an item (the job file says the rest)")
     submit.add_argument("--engine", required=True, metavar="NAME", help="the accsyn app name the job runs")
     submit.add_argument("--filters", default="", metavar="LIST",
                         help="node filters, e.g. 'ram:>32g,site:sthlm,hostname:-a-b'")
