@@ -28,7 +28,7 @@ def data_reads(expression: str) -> List[str]:
 
 def template_offers(project: Project, read: ReadRaw) -> Dict[str, Any]:
     """{footage: [...], data: [...], layers: [...], literals: [...]} of ``project`` (see the module docstring)."""
-    from remap.text import xml_units
+    from remap.escaping import xml_units
 
     users: Dict[int, List[str]] = {}
     for comp in project.comps:

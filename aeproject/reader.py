@@ -334,7 +334,7 @@ def read_project(path: Union[str, Path]) -> Project:
     if kind == "aep":
         raise ProjectError(f"{where} {AEP_MESSAGE}")
     if kind != "aepx":
-        from remap.aepx import check_head
+        from remap.aepx_check import check_head
         from remap.errors import RemapError
 
         with open(where, "rb") as handle:

@@ -30,9 +30,10 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from aeproject.errors import ProjectError
 from aeproject.model import Comp, FileRef, Footage, Layer, Project, Span
+from remap.escaping import compose, js_escaper, js_units, xml_escaper, xml_units
 from remap.paths import WINDOWS, ae_platform, parse_path
 from remap.splice import ByteEdit
-from remap.text import compose, js_escaper, js_string_literals, js_units, xml_escaper, xml_units
+from remap.textpaths import js_string_literals
 
 ReadRaw = Callable[[int, int], bytes]  # (start, end) -> the template's bytes there
 LDTA_NAME = (64, 96)  # bytes of the ldta header holding the layer name (aeproject.chunks.ldta)

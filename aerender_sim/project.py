@@ -91,7 +91,7 @@ def load_project(path: str) -> Project:
     queue: List[QueueItem] = []
     layers: Dict[str, CompLayers] = {}
     pending = CompLayers([], [], [])  # layers seen since the last item ended: they belong to the next comp
-    layer_source, layer_exprs = 0, []  # type: ignore[var-annotated]
+    layer_source, layer_exprs = 0, []
     item_id = 0
     try:
         events = etree.iterparse(path, events=("end",), resolve_entities=False, no_network=True, huge_tree=True,

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from engines.aftereffects.accsyn_errors import AccsynError
-from stmpo.frames import FrameSet, FrameSpecError
+from stmpo.errors import FrameSpecError
+from stmpo.frames import FrameSet
 
 APP_FILE = Path(__file__).with_name("accsyn_app.py")
 CONFIG_START = "# -- ENGINE CONFIG START --"

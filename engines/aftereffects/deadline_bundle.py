@@ -21,7 +21,8 @@ from aefarm_common.atomic import current_umask
 from aefarm_common.errors import AefarmError
 from aeproject.sequences import list_files, sequence_on_disk
 from engines.aftereffects.options import BY_NAME, check_target, on_surface
-from stmpo.frames import FrameSet, FrameSpecError
+from stmpo.errors import FrameSpecError
+from stmpo.frames import FrameSet
 from stmpo.outputs import MOVIE_EXTENSIONS
 
 KINDS = ("image", "video")

@@ -14,10 +14,13 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Sequence
 
 from aefarm_common import exitcodes
 from stmpo.progress import REPORTER_KINDS
+
+if TYPE_CHECKING:
+    from engines.aftereffects.jobs.batch import RunRequest
 
 
 def add_parser(subparsers: "argparse._SubParsersAction", parents: Sequence[argparse.ArgumentParser]
@@ -69,7 +72,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--aerender", metavar="PATH", help="instead of the job file's aerender option (empty: keep)")
 
 
-def _request(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _request(args: argparse.Namespace) -> "RunRequest":
     from engines.aftereffects.jobs.batch import RunRequest
     from remap.rules import RuleSet
 

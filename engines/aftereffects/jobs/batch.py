@@ -34,7 +34,8 @@ from engines.aftereffects.jobs.rows import Row, make_rows, read_table, single_ro
 from engines.aftereffects.jobs.spec import JobSpec, load_job
 from engines.aftereffects.jobs.variants import Template, Variant, plan_row, variants_root, write_variant
 from remap.rules import RuleSet
-from stmpo.frames import FrameSet, FrameSpecError
+from stmpo.errors import FrameSpecError
+from stmpo.frames import FrameSet
 
 
 @dataclass

@@ -21,7 +21,8 @@ from engines.aftereffects.jobs.schema import load_document
 from engines.aftereffects.option_record import PATH, PERCENTS, PROGRAM, OptionError
 from engines.aftereffects.options import BY_NAME
 from remap.rules import RuleSet
-from stmpo.frames import FrameSet, FrameSpecError
+from stmpo.errors import FrameSpecError
+from stmpo.frames import FrameSet
 
 DEFAULT_OUTPUT = "{id}/[compName]_[#####].png"
 ACTION_OPTIONS = ("encode", "notify")  # render options that are actions in a job file's "actions"

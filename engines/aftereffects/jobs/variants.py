@@ -214,7 +214,7 @@ def write_variant(template: Template, variant: Variant) -> None:
             with atomic_write(path) as out:
                 out.write(data)
         with atomic_write(variant.project) as out, open(template.path, "rb") as src:
-            splice(src, out, variant_edits(variant.changes), str(template.path))  # type: ignore[arg-type]
+            splice(src, out, variant_edits(variant.changes), str(template.path))
     except SpliceError as exc:
         raise JobError(str(exc)) from None
     except OSError as exc:
