@@ -68,7 +68,7 @@ def bucket_size(payload: Mapping[str, Any], settings: Mapping[str, Any]) -> int:
     """``settings.task_bucketsize`` of the payload, else the app's default, capped at the app's maximum."""
     given = (payload.get("settings") or {}).get("task_bucketsize") if isinstance(payload.get("settings"), Mapping) \
         else None
-    value = given if given not in (None, "") else settings.get("default_bucketsize", 1)
+    value: Any = given if given not in (None, "") else settings.get("default_bucketsize", 1)
     try:
         size = int(value)
     except (TypeError, ValueError):
