@@ -9,14 +9,28 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 from pathlib import Path
-from typing import IO, Any, Iterator, Union
+from typing import IO, Any, BinaryIO, ContextManager, Iterator, Literal, TextIO, Union, overload
+
+
+@overload
+def atomic_write(dst: Union[str, Path], mode: Literal["wb"] = "wb") -> ContextManager[BinaryIO]: ...
+@overload
+def atomic_write(dst: Union[str, Path], mode: Literal["w"]) -> ContextManager[TextIO]: ...
+@overload
+def atomic_write(dst: Union[str, Path], mode: str) -> ContextManager[IO[Any]]: ...
+
+
+def atomic_write(dst: Union[str, Path], mode: str = "wb") -> ContextManager[IO[Any]]:
+    """A context manager yielding a file object open for writing (binary for ``wb``, UTF-8 text with newlines kept
+    for ``w``); on a clean exit it atomically becomes ``dst``."""
+    return _atomic_write(dst, mode)
 
 
 @contextlib.contextmanager
-def atomic_write(dst: Union[str, Path], mode: str = "wb") -> Iterator[IO]:
-    """Yield a file object open for writing; on a clean exit it atomically becomes ``dst``."""
+def _atomic_write(dst: Union[str, Path], mode: str) -> Iterator[IO[Any]]:
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_write: mode must be 'wb' or 'w', not {mode!r}")
     dst = Path(dst)
@@ -49,7 +63,7 @@ def current_umask() -> int:
 
 def _fsync_folder(folder: Path) -> None:
     """Make the rename itself durable where the OS allows opening folders (POSIX); best effort elsewhere."""
-    if os.name != "posix":
+    if sys.platform == "win32":
         return
     try:
         fd = os.open(str(folder), os.O_RDONLY)

@@ -8,7 +8,7 @@ footage ``fullpath`` attributes and expression strings all carry one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from aeproject.chunks import STATUS_NAMES, Version
 
@@ -25,18 +25,22 @@ class Span:
 @dataclass(frozen=True)
 class FileRef:
     """A ``<fileReference>``: ``path`` as written (unescaped), ``platform`` (``Win``/``MacPOSIX``), whether it names a
-    folder, and the span of its ``fullpath`` value."""
+    folder, and the span of its ``fullpath`` value. ``attributes`` holds every attribute as (unescaped value, span of
+    its raw value), so a writer can keep ``platform``, ``target_is_folder``, ``ascendcount_*`` and ``server_*``
+    consistent with a new path (FORMATS.md §1)."""
 
     path: str
     platform: str
     is_folder: bool
     span: Span
+    attributes: Dict[str, Tuple[str, Span]] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass
 class Layer:
     """A comp layer (``Layr``): its id, name, the item it shows (``source_id``, 0 for text/shape/camera/light
-    layers), the fonts of a text layer, and the spans of its name and of its expressions' ``<string>`` texts."""
+    layers), the fonts of a text layer, and the spans of its name, of its expressions' ``<string>`` texts and of its
+    ``ldta`` header's hex value (which repeats the name, cut to 31 characters: ``aeproject.chunks.ldta``)."""
 
     layer_id: int
     name: str
@@ -45,6 +49,7 @@ class Layer:
     is_text: bool = False
     fonts: List[str] = field(default_factory=list)
     expression_spans: List[Span] = field(default_factory=list)
+    ldta_span: Optional[Span] = None
 
     def to_json(self) -> Dict[str, Any]:
         return {"id": self.layer_id, "name": self.name, "source_id": self.source_id or None,

@@ -128,6 +128,9 @@ class _Reader:
             self.file_reference(ev)
         elif name == "ldta" and parent == "Layr" and self.layer is not None:
             header = chunks.ldta(_bdata(ev) or b"")
+            bdata = ev.attrs.get("bdata") if ev.attrs else None
+            if bdata is not None:
+                self.layer.ldta_span = Span(bdata.start, bdata.end)
             if header is not None:
                 self.layer.layer_id, self.layer.source_id = header.layer_id, header.source_id
                 self.layer.name = self.layer.name or header.short_name
@@ -219,7 +222,8 @@ class _Reader:
             return
         ref = FileRef(path.value, attrs["platform"].value if "platform" in attrs else "",
                       attrs["target_is_folder"].value == "1" if "target_is_folder" in attrs else False,
-                      Span(path.start, path.end))
+                      Span(path.start, path.end),
+                      {key: (attr.value, Span(attr.start, attr.end)) for key, attr in attrs.items()})
         owner = self.parent(ev, 2)
         if owner == "Pin" and self.items:
             self.items[-1].file = ref
@@ -330,7 +334,7 @@ def read_project(path: Union[str, Path]) -> Project:
     if kind == "aep":
         raise ProjectError(f"{where} {AEP_MESSAGE}")
     if kind != "aepx":
-        from remap.aepx import check_head
+        from remap.aepx_check import check_head
         from remap.errors import RemapError
 
         with open(where, "rb") as handle:

@@ -11,12 +11,12 @@ token (``bytes.find`` and compiled regular expressions), and keeps only what the
 
 Safety, as in ``remap.aepx`` (FORMATS.md §1): a DOCTYPE is refused (After Effects never writes one; entity
 declarations are how expansion attacks arrive), so only the five predefined entities and character references are
-expanded; encodings other than UTF-8 are refused (``remap.aepx.check_head``); nothing is fetched. Memory stays at
+expanded; encodings other than UTF-8 are refused (``remap.aepx_check.check_head``); nothing is fetched. Memory stays at
 one block plus the token being read (a kept tag or text longer than ``max_token`` is skipped and noted, not held).
 
 Well-formedness checked: every end tag closes the element that is open, the file ends with the root closed, kept
 tags have well-formed attributes, text and values are valid UTF-8 with defined entities. It is not a validating
-parser: ``remap.aepx.xml_error`` (libxml2) gives the full verdict when a caller needs one.
+parser: ``remap.aepx_check.xml_error`` (libxml2) gives the full verdict when a caller needs one.
 """
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ class Scanner:
 
     # -- the pass --------------------------------------------------------------------------------------------
     def events(self) -> Iterator[Event]:
-        from remap.aepx import check_head
+        from remap.aepx_check import check_head
         from remap.errors import RemapError
 
         self._ensure(0, 4096)

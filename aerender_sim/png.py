@@ -1,11 +1,12 @@
 """Tiny PNG frames for the aerender simulator (a test instrument): write them with stdlib zlib, read them back strictly.
 
-Each frame carries its provenance twice: as UTF-8 `iTXt` chunks (frame number, project file name, comp name) that
-tests read back exactly, and as visible pixels (the frame number drawn in digits, a background colour derived from the
-project name, a strip coloured from the comp name, colour bars for missing footage) so a person looking at a render
-can tell frames apart. Reading checks the signature, every chunk's CRC, the chunk order and the image data, so a
-partly written or truncated file is refused: that is how the executor's verification tests tell complete frames from
-the partial files a renderer leaves while writing.
+Each frame carries its provenance twice: as UTF-8 `iTXt` chunks (frame number, project file name, comp name, and what
+the comp used: its footage files with their SHA-256 and its layer names) that tests read back exactly, and as visible
+pixels (the frame number drawn in digits, a background colour derived from the project name, a strip coloured from
+the comp name, a band coloured from the used footage's hashes, colour bars for missing footage) so a person looking
+at a render -- or a test decoding a movie made of the frames -- can tell frames apart. Reading checks the signature,
+every chunk's CRC, the chunk order and the image data, so a partly written or truncated file is refused: that is how
+the executor's verification tests tell complete frames from the partial files a renderer leaves while writing.
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ _KEY_FRAME = "aerender-sim:frame"
 _KEY_PROJECT = "aerender-sim:project"
 _KEY_COMP = "aerender-sim:comp"
 _KEY_MISSING = "aerender-sim:missing-footage"
+_KEY_SOURCES = "aerender-sim:sources"
+BAND_ROWS = (20, 30)  # rows of the band coloured from the sources' digest
 
 # 3x5 digits, one string of 15 bits per glyph, row-major
 _GLYPHS = {
@@ -65,8 +68,21 @@ def _colour(seed: str, lightness: int) -> Rgb:
     return tuple(lightness // 2 + ((value >> shift) & 0xFF) * lightness // 512 for shift in (0, 8, 16))  # type: ignore[return-value]
 
 
-def frame_pixels(frame: int, project: str, comp: str, missing_footage: bool = False) -> List[List[Rgb]]:
-    """The picture: background from the project name (or colour bars), digits of the frame, a strip for the comp."""
+def sources_colour(sources: Mapping[str, object]) -> Rgb:
+    """The band's colour: the first three bytes of the SHA-256 of the used footage's hashes (full 0-255 range)."""
+    import hashlib
+    import json
+
+    footage = sources.get("footage")
+    hashes = [f.get("sha256") for f in footage if isinstance(f, dict)] if isinstance(footage, list) else []
+    data = hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).digest()
+    return data[0], data[1], data[2]
+
+
+def frame_pixels(frame: int, project: str, comp: str, missing_footage: bool = False,
+                 sources: Optional[Mapping[str, object]] = None) -> List[List[Rgb]]:
+    """The picture: background from the project name (or colour bars), digits of the frame, a strip for the comp,
+    a band for the footage the comp used (when it used any)."""
     if missing_footage:
         rows = [[_BARS[x * len(_BARS) // WIDTH] for x in range(WIDTH)] for _ in range(HEIGHT)]
     else:
@@ -75,6 +91,10 @@ def frame_pixels(frame: int, project: str, comp: str, missing_footage: bool = Fa
     strip = _colour(comp, 255)
     for y in range(HEIGHT - 6, HEIGHT):
         rows[y] = [strip] * WIDTH
+    if sources and sources.get("footage") and not missing_footage:
+        band = sources_colour(sources)
+        for y in range(*BAND_ROWS):
+            rows[y] = [band] * WIDTH
     digits = str(frame)[-8:]
     scale = 2
     left = max(0, (WIDTH - len(digits) * 4 * scale) // 2)
@@ -93,12 +113,18 @@ def frame_pixels(frame: int, project: str, comp: str, missing_footage: bool = Fa
     return rows
 
 
-def frame_png(frame: int, project: str, comp: str, missing_footage: bool = False) -> bytes:
-    """The bytes of one rendered frame. `project` is the project file's name (no folder)."""
+def frame_png(frame: int, project: str, comp: str, missing_footage: bool = False,
+              sources: Optional[Mapping[str, object]] = None) -> bytes:
+    """The bytes of one rendered frame. `project` is the project file's name (no folder); `sources` what the comp
+    used (``aerender_sim.project.comp_sources``), recorded when given."""
+    import json
+
     text = {"Software": SOFTWARE, _KEY_FRAME: str(frame), _KEY_PROJECT: project, _KEY_COMP: comp}
     if missing_footage:
         text[_KEY_MISSING] = "1"
-    return encode_png(WIDTH, HEIGHT, frame_pixels(frame, project, comp, missing_footage), text)
+    if sources is not None:
+        text[_KEY_SOURCES] = json.dumps(sources, ensure_ascii=False, sort_keys=True)
+    return encode_png(WIDTH, HEIGHT, frame_pixels(frame, project, comp, missing_footage, sources), text)
 
 
 def decode_png(data: bytes) -> Dict[str, object]:
@@ -177,3 +203,18 @@ def read_frame_png(path: Union[str, "os.PathLike[str]"]) -> Dict[str, object]:
         raise ValueError(f"{os.fspath(path)} is a PNG but not an aerender-sim frame") from None
     return {"frame": frame, "project": project, "comp": comp, "missing_footage": text.get(_KEY_MISSING) == "1",
             "width": info["width"], "height": info["height"]}
+
+
+def read_frame_sources(path: Union[str, "os.PathLike[str]"]) -> Dict[str, object]:
+    """What the comp used when the simulator rendered this frame: {"footage": [{name, path, sha256}], "layers":
+    [names]} (empty lists when the frame records none). Raises ValueError for an incomplete or foreign PNG."""
+    import json
+
+    with open(path, "rb") as handle:
+        info = decode_png(handle.read())
+    text = info["text"]
+    assert isinstance(text, dict)
+    if _KEY_FRAME not in text:
+        raise ValueError(f"{os.fspath(path)} is a PNG but not an aerender-sim frame")
+    raw = text.get(_KEY_SOURCES)
+    return json.loads(raw) if raw else {"footage": [], "layers": []}

@@ -29,7 +29,7 @@ from aerender_sim.faults import (
     spend_until,
     start_grandchild,
 )
-from aerender_sim.project import Project, SimProjectError, footage_exists, load_project
+from aerender_sim.project import Project, SimProjectError, comp_sources, footage_exists, load_project
 from aerender_sim.records import append_record
 from aerender_sim.texts import clock_text, effect_warning, font_warning, footage_warning, message
 
@@ -257,7 +257,8 @@ def render(config: Dict, out: Out) -> int:
             return 1
     spend(first_frame_at - time.time(), False)
     for comp, frames, template, om_name in items:
-        code = render_item(config, out, project_name, comp, frames, template, om_name, bool(missing))
+        code = render_item(config, out, project_name, comp, frames, template, om_name, bool(missing),
+                           comp_sources(project, comp))
         if code is not None:
             return code
     out.line(f"PROGRESS:  Total Time Elapsed: {elapsed_text(time.monotonic() - started)}")
@@ -270,7 +271,7 @@ def render(config: Dict, out: Out) -> int:
 
 
 def render_item(config: Dict, out: Out, project_name: str, comp: str, frames: List[int], template: str,
-                om_name: str, color_bars: bool) -> Optional[int]:
+                om_name: str, color_bars: bool, sources: Optional[Dict[str, object]] = None) -> Optional[int]:
     """Render one comp; returns an exit code to stop with, or None to carry on."""
     knobs = config["knobs"]
     fps = knobs["fps"]
@@ -315,7 +316,7 @@ def render_item(config: Dict, out: Out, project_name: str, comp: str, frames: Li
             return 0
         cost = frame_cost(frame, knobs["frame_seconds"], knobs["cost_map"])
         spend_until(began + cost * 0.9, knobs["burn_cpu"])
-        data = sim_png.frame_png(frame, project_name, comp, color_bars)
+        data = sim_png.frame_png(frame, project_name, comp, color_bars, sources)
         crash = knobs["crash_at_frame"] == frame and fault_fires(knobs, "crash_at_frame")
         last = count == len(frames)
         linger = knobs["launcher_exit_at_last_frame"]

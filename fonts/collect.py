@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
 
+from aefarm_common.platforms import host_os
 from fonts.errors import FontError
 from fonts.filenames import inside, name_from_text, safe_font_file_name, same_content, unique_variant, write_new_file
 from fonts.inspect import FONT_EXTENSIONS, FontFace, FontFile, is_candidate_name, name_key, read_font, sniff
@@ -37,7 +37,7 @@ def default_search_dirs(os_name: Optional[str] = None, home: Optional[Path] = No
     """Font folders of ``os_name`` in priority order: the user's own, Adobe Fonts (livetype), then the system's."""
     env = os.environ if environ is None else environ
     if os_name is None:
-        os_name = "windows" if sys.platform.startswith("win") else "mac" if sys.platform == "darwin" else "linux"
+        os_name = host_os()
     home = Path(home) if home is not None else Path.home()
     if os_name == "windows":
         local = Path(env.get("LOCALAPPDATA") or home / "AppData" / "Local")

@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import secrets
+import sys
 import unicodedata
 from pathlib import Path
 
@@ -94,7 +95,10 @@ def write_new_file(target: Path, data: bytes) -> bool:
         return False
     except OSError:
         try:
-            handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
+            binary = 0
+            if sys.platform == "win32":
+                binary = os.O_BINARY  # no newline translation
+            handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | binary, 0o644)
         except FileExistsError:
             return False
         try:

@@ -20,7 +20,8 @@ from remap.aepx import convert_aepx
 from remap.errors import RemapError
 from remap.paths import os_family, parse_path
 from remap.rules import RuleSet
-from remap.text import Change, convert_text_bytes
+from remap.text import convert_text_bytes
+from remap.textpaths import Change
 
 CONVERTER_VERSION = "1"
 REPORT_CHANGES_MAX = 1000  # a report lists at most this many changes (the count is always exact)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 from typing import BinaryIO, Optional
 
 WRITEBACK_EVERY = 8 << 20
@@ -28,11 +29,32 @@ _UNSUPPORTED = {getattr(errno, name) for name in ("EXDEV", "ENOSYS", "EINVAL", "
                 if hasattr(errno, name)}
 
 
-def _fileno(f: object) -> Optional[int]:
+def _fileno(f: BinaryIO) -> Optional[int]:
     try:
-        return f.fileno()  # type: ignore[attr-defined]
+        return f.fileno()
     except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError and a ValueError
         return None
+
+
+def _kernel_copy(method: str, in_fd: int, out_fd: int, offset: int, count: int) -> int:
+    """Copy ``count`` bytes of the input from ``offset`` to the output's position in the kernel; returns how many were
+    copied (0: the input ended). ``SpanWriter`` picks a method only where ``os`` has it; the branches say to the type
+    checker what each OS lacks (Windows: both; macOS: ``copy_file_range``), as an "unsupported here" OSError."""
+    if sys.platform == "win32":
+        raise OSError(errno.ENOSYS, "no in-kernel copy between files on Windows")
+    if method == "copy_file_range":
+        if sys.platform == "darwin":
+            raise OSError(errno.ENOSYS, "no copy_file_range on macOS")
+        return os.copy_file_range(in_fd, out_fd, count, offset)
+    return os.sendfile(out_fd, in_fd, offset, count)
+
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """Start write-back of the output's dirty pages ``[offset, offset + length)`` without waiting for it
+    (``posix_fadvise`` DONTNEED; only used where ``os`` has it: neither Windows nor macOS do)."""
+    if sys.platform == "win32" or sys.platform == "darwin":
+        raise OSError(errno.ENOSYS, "no posix_fadvise here")
+    os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
 
 
 class SpanWriter:
@@ -44,27 +66,28 @@ class SpanWriter:
 
     def __init__(self, src: BinaryIO, out: BinaryIO) -> None:
         self._out = out
-        self._in_fd = _fileno(src)
-        self._out_fd = _fileno(out)
+        in_fd, out_fd = _fileno(src), _fileno(out)
+        self._in_fd = -1 if in_fd is None else in_fd  # -1: no descriptor (then the writer is never direct)
+        self._out_fd = -1 if out_fd is None else out_fd
         self._direct = False  # writing to the output's descriptor (not through ``out``)
         self._pending = bytearray()  # small spans and replacements not yet written (direct mode)
         self.method = "write"
-        if self._in_fd is not None and self._out_fd is not None:
+        if in_fd is not None and out_fd is not None:
             out.flush()  # anything the caller buffered goes first; from here on we write to the descriptor
             try:
-                self._pos = os.lseek(self._out_fd, 0, os.SEEK_CUR)
+                self._pos = os.lseek(out_fd, 0, os.SEEK_CUR)
                 self._origin = src.tell()  # input offsets given to ``copy`` count from here
                 self._direct = True
             except OSError:
                 pass
         if self._direct:
             self._synced = self._pos  # write-back has been started for out[:_synced]
-            self._fadvise = getattr(os, "posix_fadvise", None)
+            self._writeback = hasattr(os, "posix_fadvise")  # start write-back as the output grows (see _advance)
             if not KERNEL_COPY:
                 pass
             elif hasattr(os, "copy_file_range"):
                 self.method = "copy_file_range"
-            elif hasattr(os, "sendfile") and os.name != "nt":
+            elif hasattr(os, "sendfile") and sys.platform != "win32":
                 self.method = "sendfile"
 
     def copy(self, offset: int, data: memoryview) -> None:
@@ -78,17 +101,14 @@ class SpanWriter:
         done = 0
         while done < n and self.method != "write":
             try:
-                if self.method == "copy_file_range":
-                    k = os.copy_file_range(self._in_fd, self._out_fd, n - done, self._origin + offset + done)
-                else:
-                    k = os.sendfile(self._out_fd, self._in_fd, self._origin + offset + done, n - done)
+                k = _kernel_copy(self.method, self._in_fd, self._out_fd, self._origin + offset + done, n - done)
             except OSError as exc:
                 if exc.errno not in _UNSUPPORTED:
                     raise
                 k = -1
             if k <= 0:  # unsupported here, or the input ended early (changed under us): use the buffer instead
                 self.method = "sendfile" if self.method == "copy_file_range" and hasattr(os, "sendfile") \
-                    and os.name != "nt" else "write"
+                    and sys.platform != "win32" else "write"
                 continue
             done += k
             self._advance(k)
@@ -120,11 +140,11 @@ class SpanWriter:
 
     def _advance(self, k: int) -> None:
         self._pos += k
-        if self._pos - self._synced >= WRITEBACK_EVERY and self._fadvise is not None:
+        if self._pos - self._synced >= WRITEBACK_EVERY and self._writeback:
             try:
-                self._fadvise(self._out_fd, self._synced, self._pos - self._synced, os.POSIX_FADV_DONTNEED)
+                _start_writeback(self._out_fd, self._synced, self._pos - self._synced)
             except OSError:
-                self._fadvise = None
+                self._writeback = False
             self._synced = self._pos
 
     def flush(self) -> None:

@@ -19,7 +19,7 @@ Forms understood (see FORMATS.md §2):
 from __future__ import annotations
 
 import re
-from pathlib import PurePosixPath, PureWindowsPath
+from pathlib import PurePath, PurePosixPath, PureWindowsPath
 from typing import List, NamedTuple, Optional
 from urllib.parse import quote, unquote
 
@@ -152,6 +152,12 @@ def uri_to_path(text: str) -> Optional[str]:
     return "/".join(comps) or "/"
 
 
+def plain_path(path: str) -> str:
+    """``path`` with a ``file:`` URI unwrapped to the plain path it names; any other text as it is."""
+    plain = uri_to_path(path)
+    return path if plain is None else plain
+
+
 def path_to_uri(path: str) -> str:
     """The ``file:`` URI of an absolute plain path (``C:\\a b`` -> ``file:///C:/a%20b``; UNC -> ``file://server/``)."""
     parsed = parse_path(path, allow_bare_drive=True)
@@ -168,12 +174,12 @@ def path_to_uri(path: str) -> str:
     return "file://" + "/".join(quote(c, safe="") for c in comps)
 
 
-def as_pure_path(path: str):
+def as_pure_path(path: str) -> PurePath:
     """A ``PureWindowsPath``/``PurePosixPath`` for an absolute path (URIs unwrapped), for callers that want one."""
     parsed = parse_path(path, allow_bare_drive=True)
     if parsed is None:
         raise ValueError(f"not an absolute path: {path!r}")
-    plain = uri_to_path(path) if parsed.uri else path
+    plain = plain_path(path)
     return PureWindowsPath(plain) if parsed.family == WINDOWS else PurePosixPath(plain)
 
 

@@ -1,4 +1,4 @@
-"""Mapping rules: one model for CLI pairs, OpenJD rules files and accsyn share mappings.
+"""A set of mapping rules compiled for matching: one model for CLI pairs, OpenJD rules files and accsyn mappings.
 
 Semantics (FORMATS.md §2):
 
@@ -15,79 +15,22 @@ Semantics (FORMATS.md §2):
   returned unchanged. That is what keeps ``/projects -> /mnt/projects`` from producing ``/mnt/mnt/projects``.
   Rule sets for which this is not enough (a source inside another rule's destination, so that a mapped path could be
   mapped again) are rejected when the set is built. Mapping is a single pass, so it cannot loop.
+
+A rule is ``remap.rule.Rule``; the readers of each source of rules are ``remap.rule_sources`` (the ``RuleSet.from_*``
+constructors call them).
 """
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
-from aefarm_common.jsonfile import read_json
-from aefarm_common.platforms import normalize_os
+from remap import rule_sources
 from remap.errors import RemapError
-from remap.paths import POSIX, WINDOWS, ParsedPath, decode_components, parse_path, uri_to_path
-from remap.shares import node_share_path, resolve_share_path, share_label, validate_shares
-
-_FAMILY_ALIASES = {"windows": WINDOWS, "win": WINDOWS, "posix": POSIX, "mac": POSIX, "linux": POSIX}
-
-
-@dataclass(frozen=True)
-class Rule:
-    """Map paths under ``source`` to ``destination``.
-
-    ``source_os`` is the path syntax of the source (``windows`` or ``posix``); empty means "read it from the source".
-    ``case_sensitive`` None means the family's default (Windows no, POSIX yes). ``origin`` names where the rule came
-    from so that error messages can point at it (``--map #2``, ``rules file x.json rule 1``, ``accsyn mapping 3``).
-    A Rule validates itself on construction and raises RemapError naming its origin.
-    """
-
-    source: str
-    destination: str
-    source_os: str = ""
-    case_sensitive: Optional[bool] = None
-    origin: str = "rule"
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.source, str) or not isinstance(self.destination, str):
-            raise RemapError(f"{self.origin}: source and destination must be strings")
-        if not self.source.strip():
-            raise RemapError(f"{self.origin}: empty source")
-        if not self.destination.strip():
-            raise RemapError(f"{self.origin}: empty destination for source {self.source!r}")
-        parsed = _parse_prefix(self.source)
-        declared = _FAMILY_ALIASES.get(str(self.source_os).lower()) if self.source_os else None
-        if self.source_os and declared is None:
-            raise RemapError(f"{self.origin}: unknown source OS {self.source_os!r} (expected windows or posix)")
-        if parsed is None or (declared is not None and parsed.family != declared):
-            want = {WINDOWS: "a Windows drive or UNC path", POSIX: "a POSIX path starting with /"}.get(
-                declared or "", "a drive, UNC or POSIX absolute path")
-            raise RemapError(f"{self.origin}: source {self.source!r} is not absolute (expected {want})")
-        if _parse_prefix(self.destination) is None:
-            raise RemapError(f"{self.origin}: destination {self.destination!r} is not an absolute path")
-        object.__setattr__(self, "source_os", parsed.family)
-        if self.case_sensitive is None:
-            object.__setattr__(self, "case_sensitive", parsed.family == POSIX)
-        elif parsed.family == WINDOWS and self.case_sensitive:
-            raise RemapError(f"{self.origin}: Windows source {self.source!r} cannot be case-sensitive")
-
-    def __str__(self) -> str:
-        return f"{self.source}={self.destination}"
-
-
-def _parse_prefix(text: str) -> Optional[ParsedPath]:
-    """A rule prefix: like a path, but a bare ``C:`` is allowed and URIs are unwrapped to plain paths."""
-    parsed = parse_path(text, allow_bare_drive=True)
-    if parsed is not None and parsed.uri:
-        plain = uri_to_path(text)
-        parsed = parse_path(plain, allow_bare_drive=True) if plain else None
-    if parsed is None:
-        return None
-    if parsed.kind == "unc" and (len(parsed.components) < 3 or not parsed.components[2]):
-        return None
-    return parsed
+from remap.paths import POSIX, WINDOWS, decode_components, parse_path, plain_path
+from remap.rule import Rule, parse_prefix
 
 
 def _strip_trailing(comps: List[str]) -> List[str]:
@@ -106,20 +49,20 @@ class _Compiled:
 
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
-        src = _parse_prefix(rule.source)
+        src = parse_prefix(rule.source)
         assert src is not None  # Rule validated it
         self.family = src.family
         comps = _strip_trailing(src.components)
         self.key = tuple(c.casefold() for c in comps) if not rule.case_sensitive else tuple(comps)
         self.depth = len(self.key)
 
-        dst = _parse_prefix(rule.destination)
+        dst = parse_prefix(rule.destination)
         assert dst is not None
         self.dest_family = dst.family
         self.dest_kind = dst.kind
         dcomps = _strip_trailing(dst.components)
         if dst.family == WINDOWS:
-            plain = uri_to_path(rule.destination) if _is_uri(rule.destination) else rule.destination
+            plain = plain_path(rule.destination) if _is_uri(rule.destination) else rule.destination
             body = plain[len(dst.long_prefix):] if dst.long_prefix else plain
             if dst.kind == "unc" and dst.long_prefix:
                 body = "\\" + body  # \\?\UNC\srv\share -> \\srv\share
@@ -262,129 +205,50 @@ class RuleSet:
                         f"{comp.rule.origin}: source {comp.rule.source!r} lies inside the destination "
                         f"{other.rule.destination!r} of {other.rule.origin}; a mapped path would be mapped again")
 
-    # ---- construction -------------------------------------------------------------------------------------------
+
+    # ---- construction (the readers are remap.rule_sources) -----------------------------------------------------
 
     @classmethod
     def from_cli(cls, pairs: Sequence[str], case_insensitive_posix: bool = False) -> "RuleSet":
-        """Rules from ``SRC=DST`` strings (``--map``), origins ``--map #1``, ``--map #2``...
-
-        A source may itself contain ``=``: the pair is split at the first ``=`` whose right-hand side is an absolute
-        path (drive, UNC, POSIX or file: URI). So ``P:\\a=b=/mnt/x`` is ``P:\\a=b`` -> ``/mnt/x``, and
-        ``/a=/b=c`` is ``/a`` -> ``/b=c``.
-        """
-        rules = []
-        for number, pair in enumerate(pairs, 1):
-            origin = f"--map #{number}"
-            src, dst = split_pair(pair, origin)
-            rules.append(_make_rule(src, dst, origin, case_insensitive_posix))
-        return cls(rules)
+        """Rules from ``SRC=DST`` strings (``--map``); see ``rule_sources.cli_rules`` (a source may hold ``=``)."""
+        return cls(rule_sources.cli_rules(pairs, case_insensitive_posix))
 
     @classmethod
-    def from_openjd_dict(cls, data: Mapping, origin: str = "rules file",
+    def from_openjd_dict(cls, data: Mapping[str, Any], origin: str = "rules file",
                          case_insensitive_posix: bool = False) -> "RuleSet":
         """Rules from an OpenJD ``pathmapping-1.0`` document; ``{}`` (what Deadline writes for "no rules") is empty."""
-        if not isinstance(data, Mapping):
-            raise RemapError(f"{origin}: expected a JSON object, got {type(data).__name__}")
-        if not data:
-            return cls()
-        version = data.get("version")
-        if version != "pathmapping-1.0":
-            raise RemapError(f"{origin}: unsupported version {version!r} (expected 'pathmapping-1.0')")
-        items = data.get("path_mapping_rules")
-        if not isinstance(items, list):
-            raise RemapError(f"{origin}: 'path_mapping_rules' must be a list")
-        rules = []
-        for number, item in enumerate(items, 1):
-            where = f"{origin} rule {number}"
-            if not isinstance(item, Mapping):
-                raise RemapError(f"{where}: expected an object, got {type(item).__name__}")
-            fmt = item.get("source_path_format")
-            if not isinstance(fmt, str) or fmt.upper() not in ("WINDOWS", "POSIX"):
-                raise RemapError(f"{where}: source_path_format must be WINDOWS or POSIX, got {fmt!r}")
-            src, dst = item.get("source_path"), item.get("destination_path")
-            for name, value in (("source_path", src), ("destination_path", dst)):
-                if not isinstance(value, str):
-                    raise RemapError(f"{where}: {name} must be a string")
-            family = fmt.lower()
-            rules.append(Rule(src, dst, family, False if family == POSIX and case_insensitive_posix else None,
-                              where))
-        return cls(rules)
+        return cls(rule_sources.openjd_rules(data, origin, case_insensitive_posix))
 
     @classmethod
     def from_openjd_file(cls, path: Union[str, Path], case_insensitive_posix: bool = False) -> "RuleSet":
         """Rules from the file OpenJD hands a task in ``{{Session.PathMappingRulesFile}}``."""
-        data = read_json(path, "rules file", RemapError)
-        return cls.from_openjd_dict(data, f"rules file {Path(path).name}", case_insensitive_posix)
+        return cls(rule_sources.openjd_file_rules(path, case_insensitive_posix))
 
     @classmethod
-    def from_accsyn(cls, mapped_share_paths: Sequence[Mapping], shares: Optional[Sequence[Mapping]], node_os: str,
-                    node_sharepaths: Optional[Sequence[Mapping]] = None,
+    def from_accsyn(cls, mapped_share_paths: Optional[Sequence[Mapping[str, Any]]],
+                    shares: Optional[Sequence[Mapping[str, Any]]], node_os: str,
+                    node_sharepaths: Optional[Sequence[Mapping[str, Any]]] = None,
                     case_insensitive_posix: bool = False) -> "RuleSet":
-        """Rules from accsyn ``mapped_share_paths`` entries ``{remote, local, os?}`` for a node running ``node_os``.
-
-        Entries whose ``os`` names another OS are skipped. A ``local`` of the form ``share=<id|code>[/sub]`` is
-        resolved through the node's own share mounts first, then ``shares[].paths[node_os]``.
-        """
-        node = _node_os(node_os)
-        if mapped_share_paths is None:
-            return cls()
-        if not isinstance(mapped_share_paths, (list, tuple)):
-            raise RemapError("accsyn mapped_share_paths must be a list of {remote, local, os} objects")
-        rules = []
-        for number, item in enumerate(mapped_share_paths, 1):
-            where = f"accsyn mapping {number}"
-            if not isinstance(item, Mapping):
-                raise RemapError(f"{where}: expected an object with remote and local, got {type(item).__name__}")
-            only = item.get("os")
-            if only not in (None, ""):
-                try:
-                    if _node_os(only) != node:
-                        continue
-                except RemapError:
-                    raise RemapError(f"{where}: unknown os {only!r} (expected windows, mac or linux)") from None
-            remote, local = item.get("remote"), item.get("local")
-            if not isinstance(remote, str) or not isinstance(local, str):
-                raise RemapError(f"{where}: 'remote' and 'local' must be strings")
-            if local.strip().lower().startswith("share="):
-                try:
-                    local = resolve_share_path(local.strip(), shares or [], node, node_sharepaths)
-                except RemapError as exc:
-                    raise RemapError(f"{where}: {exc}") from None
-            rules.append(_make_rule(remote, local, where, case_insensitive_posix))
-        return cls(rules)
+        """Rules from accsyn ``mapped_share_paths`` entries ``{remote, local, os?}`` for a node running ``node_os``
+        (see ``rule_sources.accsyn_rules``)."""
+        return cls(rule_sources.accsyn_rules(mapped_share_paths, shares, node_os, node_sharepaths,
+                                             case_insensitive_posix))
 
     @classmethod
-    def from_accsyn_shares(cls, shares: Sequence[Mapping], remote_os: str, node_os: str,
-                           node_sharepaths: Optional[Sequence[Mapping]] = None,
+    def from_accsyn_shares(cls, shares: Sequence[Mapping[str, Any]], remote_os: str, node_os: str,
+                           node_sharepaths: Optional[Sequence[Mapping[str, Any]]] = None,
                            case_insensitive_posix: bool = False) -> "RuleSet":
-        """One rule per share: the share's path on the submitting OS -> its path on this node.
+        """One rule per share: its path on the submitting OS -> its path on this node (see
+        ``rule_sources.accsyn_share_rules``)."""
+        return cls(rule_sources.accsyn_share_rules(shares, remote_os, node_os, node_sharepaths,
+                                                   case_insensitive_posix))
 
-        This node's own mounts (``client.config.sharepaths``) win over ``shares[].paths[node_os]``. Shares missing a
-        path on either side are skipped (they cannot be mapped); identical paths give no rule.
-        """
-        remote, node = _node_os(remote_os), _node_os(node_os)
-        rules = []
-        for share in validate_shares(shares):
-            paths = share.get("paths") or {}
-            src = paths.get(remote)
-            dst = node_share_path(share, node_sharepaths)
-            if dst is None:
-                dst = paths.get(node)
-            if not src or not dst or src == dst:
-                continue
-            rules.append(_make_rule(src, dst, f"accsyn share {share_label(share)}", case_insensitive_posix))
-        return cls(rules)
-
-    def to_openjd_dict(self) -> dict:
+    def to_openjd_dict(self) -> Dict[str, Any]:
         """The rules as an OpenJD ``pathmapping-1.0`` document (``{}`` when empty), e.g. for a local test session.
 
         OpenJD has no case-insensitive POSIX rules; those are written as plain POSIX rules.
         """
-        if not self._rules:
-            return {}
-        return {"version": "pathmapping-1.0", "path_mapping_rules": [
-            {"source_path_format": rule.source_os.upper(), "source_path": rule.source,
-             "destination_path": rule.destination} for rule in self._rules]}
+        return rule_sources.openjd_document(self._rules)
 
     def merged(self, other: "RuleSet") -> "RuleSet":
         """Both sets as one (validated again: a conflict between them is an error)."""
@@ -471,33 +335,3 @@ def _same_destination(a: _Compiled, b: _Compiled) -> bool:
         return a.dest_text.casefold().replace("/", "\\") == b.dest_text.casefold().replace("/", "\\")
     return a.dest_text == b.dest_text
 
-
-def _node_os(name: object) -> str:
-    try:
-        return normalize_os(str(name))
-    except ValueError as exc:
-        raise RemapError(str(exc)) from None
-
-
-def _make_rule(src: str, dst: str, origin: str, case_insensitive_posix: bool) -> Rule:
-    parsed = _parse_prefix(src) if isinstance(src, str) else None
-    sensitive = False if (parsed is not None and parsed.family == POSIX and case_insensitive_posix) else None
-    return Rule(src, dst, "", sensitive, origin)
-
-
-def split_pair(pair: str, origin: str) -> Tuple[str, str]:
-    """Split ``SRC=DST`` at the first ``=`` followed by an absolute destination (see ``RuleSet.from_cli``)."""
-    if not isinstance(pair, str) or "=" not in pair:
-        raise RemapError(f"{origin}: expected SRC=DST, got {pair!r}")
-    start = 0
-    while True:
-        index = pair.find("=", start)
-        if index < 0:
-            break
-        if _parse_prefix(pair[index + 1:]) is not None:
-            return pair[:index], pair[index + 1:]
-        start = index + 1
-    src, _, dst = pair.partition("=")
-    if not src:
-        raise RemapError(f"{origin}: empty source in {pair!r}")
-    raise RemapError(f"{origin}: destination in {pair!r} is not an absolute path")

@@ -15,7 +15,7 @@ from aefarm_common.platforms import host_os
 from remap.aepx import convert_aepx
 from remap.convert import _read_head, detect_kind, not_a_file_reason
 from remap.errors import RemapError
-from remap.paths import os_family, parse_path, uri_to_path
+from remap.paths import os_family, parse_path, plain_path
 from remap.rules import RuleSet
 from remap.text import convert_text_bytes
 
@@ -60,7 +60,7 @@ def _exists(path: str, kind: str) -> Optional[bool]:
         return None
     if parsed.family != os_family(host_os()):
         return False  # a Windows path on macOS/Linux (or the reverse) cannot be opened here
-    plain = uri_to_path(path) if parsed.uri else path
+    plain = plain_path(path)
     if kind in ("sequence", "output"):
         return os.path.isdir(plain)
     return os.path.exists(plain)

@@ -45,6 +45,7 @@ from stmpo.outcome import FailureLog, UnparsedLog, WarningLog, invocation_failur
 from stmpo.scheduler import Action, Scheduler
 from stmpo.seams import RenderReporter
 from stmpo.settings import RunOptions
+from stmpo.targets import FrameSpace, Target
 
 FAILING_WARNINGS = ("missing-footage", "missing-fonts", "missing-effects")
 # permanent failures every child of the run hits (the project, the comp, a template, the command line): the other
@@ -62,12 +63,11 @@ class RunState(Protocol):
     runs: Dict[int, ChunkRun]
     reporter: RenderReporter
     clock: Callable[[], float]
-    delivery: FrameDelivery
+    space: FrameSpace
     allow: FrozenSet[str]
     failures: FailureLog
     warnings: WarningLog
     unparsed: UnparsedLog
-    halted: Optional[str]
     pilot: Optional[Tuple[int, int]]
 
     @property
@@ -83,7 +83,11 @@ class RunState(Protocol):
 
     def open_gate(self, run: ChunkRun, inv: Invocation, why: str) -> None: ...
 
-    def halt(self, reason: str, everywhere: bool = False) -> None: ...
+    def halt(self, run: ChunkRun, reason: str, everywhere: bool = False) -> None: ...
+
+    def halted_for(self, run: ChunkRun) -> Optional[str]: ...
+
+    def target_of(self, run: ChunkRun) -> Target: ...
 
 
 class ChildEvents:
@@ -136,13 +140,13 @@ class ChildEvents:
                 return
             frame = inv.frames[parsed.index - 1]
             run.frame_times[frame] = FrameTime(seconds=parsed.seconds, at=time.time(), pid=inv.pid)
-            for proven in ex.delivery.on_frame_line(inv, frame):
+            for proven in self._delivery(run).on_frame_line(inv, frame):
                 self._deliver(run, inv, proven, now)
         elif isinstance(parsed, (CompFinished, TotalTime)):
             inv.last_progress = now
             if inv.finished_at is None or isinstance(parsed, TotalTime):
                 inv.finished_at = now  # the finish grace counts from the last of the two lines seen
-            for proven in ex.delivery.on_comp_finished(inv):
+            for proven in self._delivery(run).on_comp_finished(inv):
                 self._deliver(run, inv, proven, now)
         elif isinstance(parsed, CompStarted):
             inv.launched, inv.last_progress = True, now
@@ -182,7 +186,7 @@ class ChildEvents:
     def _permanent(self, run: ChunkRun, inv: Invocation, failure: Failure) -> None:
         """A permanent failure of ``inv``: take back what it delivered, record the failure once, halt launches."""
         ex = self.ex
-        taken = ex.delivery.withdraw(run.chunk, inv)
+        taken = self._delivery(run).withdraw(run.chunk, inv)
         if taken:
             ex.reporter.message(f"[chunk {run.chunk}] frames {FrameSet.from_frames(sorted(taken))} taken back from "
                                 f"their final names: {failure.reason}")
@@ -190,23 +194,32 @@ class ChildEvents:
             ex.reporter.message(f"permanent failure ({failure.reason}): {failure.text} -- not retried; no further "
                                 f"aerender launches", public=True)
         ex.open_gate(run, inv, "the pilot child failed")
-        if ex.halted is None:
+        if ex.halted_for(run) is None:
             everywhere = failure.reason in EVERY_CHILD
             if failure.reason in FAILING_WARNINGS:
-                ex.halt(f"warning {failure.reason} fails the render (--allow {failure.reason} accepts it): "
+                ex.halt(run, f"warning {failure.reason} fails the render (--allow {failure.reason} accepts it): "
                         f"{failure.text}", everywhere)
             else:
-                ex.halt(f"permanent failure ({failure.reason}): {failure.text}", everywhere)
+                ex.halt(run, f"permanent failure ({failure.reason}): {failure.text}", everywhere)
+
+    def _delivery(self, run: ChunkRun) -> FrameDelivery:
+        return self.ex.target_of(run).delivery
+
+    def _global(self, run: ChunkRun, frame: int) -> int:
+        """The scheduler's id of ``frame`` (a comp frame of ``run``'s target; the same number with one target)."""
+        return self.ex.space.to_global(self.ex.target_of(run).index, frame)
 
     def _deliver(self, run: ChunkRun, inv: Invocation, frame: int, now: float) -> None:
+        """``frame`` (a comp frame of the chunk's target) is proven: deliver it, tell the reporter and scheduler."""
         ex = self.ex
         if inv.failing_warning is not None:
             return
+        ident = self._global(run, frame)
         state = ex.active_scheduler.chunks.get(run.chunk)
-        owned = state is not None and state.owns(frame) and frame not in state.done
-        if ex.delivery.deliver(run.chunk, frame, owned, inv):
-            ex.reporter.frame_done(frame)
-            ex.apply_actions(ex.active_scheduler.frame_done(run.chunk, frame, now))
+        owned = state is not None and state.owns(ident) and ident not in state.done
+        if self._delivery(run).deliver(run.chunk, frame, owned, inv):
+            ex.reporter.frame_done(ident)
+            ex.apply_actions(ex.active_scheduler.frame_done(run.chunk, ident, now))
 
     def _on_launcher_exit(self, event: LauncherExitEvent) -> None:
         run, inv = self._current(event.chunk, event.seq)
@@ -231,10 +244,11 @@ class ChildEvents:
             inv.by_tag = sorted(inv.process.by_tag)
         quiet = not inv.fatal_lines and inv.stalled is None and inv.failing_warning is None and run.killed is None
         clean = quiet and (code == 0 or inv.lingered)
-        for frame in ex.delivery.on_tree_exit(inv, clean):
+        for frame in self._delivery(run).on_tree_exit(inv, clean):
             self._deliver(run, inv, frame, now)
         state = ex.active_scheduler.chunks.get(run.chunk)
-        left = [f for f in inv.frames if state is not None and state.owns(f) and f not in state.done]
+        left = [g for g in (self._global(run, f) for f in inv.frames)
+                if state is not None and state.owns(g) and g not in state.done]
         inv.failure = invocation_failure(
             fatal_lines=inv.fatal_lines, failing_warning=inv.failing_warning, stalled=inv.stalled, exit_code=code,
             lingered=inv.lingered, stopped=run.killed, incomplete=bool(left), start_error=inv.start_error)
@@ -249,6 +263,6 @@ class ChildEvents:
         if state is None:
             return  # the scheduler already let go of it (e.g. its frames all verified and it was killed)
         ok = inv.failure is None
-        if ok and run.killed is None and ex.halted is None and ex.next_invocation(run):
+        if ok and run.killed is None and ex.halted_for(run) is None and ex.next_invocation(run):
             return
         ex.apply_actions(ex.end_chunk(run, ok=ok, reason=exit_reason(run, inv, ok)))

@@ -29,7 +29,7 @@ def _reader(stream: Union[IO[bytes], int]) -> Callable[[], bytes]:
     if read1 is not None:  # BufferedReader (Popen's stdout): returns what is available, never waits for a full block
         return lambda: read1(READ_SIZE)
     raw = stream
-    return lambda: raw.read(READ_SIZE)  # type: ignore[union-attr]
+    return lambda: raw.read(READ_SIZE)
 
 
 def pump(stream: Union[IO[bytes], int], on_line: Callable[[str], None],

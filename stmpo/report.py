@@ -47,6 +47,7 @@ class RunReport:
     unparsed_progress: JsonObject = field(default_factory=lambda: {"count": 0, "lines": []})
     frame_check: JsonObject = field(default_factory=dict)  # format, checked, rejected {frame: reason}, withdrawn
     orphans: JsonObject = field(default_factory=dict)  # adopted (re-parented to us), reaped, found_by_tag
+    targets: List[JsonObject] = field(default_factory=list)  # a pool's renders, each its own report (stmpo.targets)
 
     @property
     def exit_code(self) -> int:
@@ -64,6 +65,7 @@ class RunReport:
             "staging_kept": self.staging_kept, "join": self.join, "failure_kind": self.failure_kind,
             "failures": self.failures, "warning_classes": self.warning_classes, "allow": self.allow,
             "unparsed_progress": self.unparsed_progress, "frame_check": self.frame_check, "orphans": self.orphans,
+            **({"targets": self.targets} if self.targets else {}),
         }
 
 

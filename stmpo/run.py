@@ -51,6 +51,7 @@ from stmpo.invocation import (
     LineEvent,
     LoopEvent,
     child_command,
+    invocation_frames,
 )
 from stmpo.movies import find_ffmpeg
 from stmpo.orphans import RunOrphans
@@ -63,6 +64,7 @@ from stmpo.report import RunReport, chunk_json, write_report
 from stmpo.scheduler import Action, ChunkFailed, Done, Fail, Kill, Scheduler, Start, StopAfter
 from stmpo.seams import RenderJob, RenderReporter
 from stmpo.settings import RunOptions
+from stmpo.targets import FrameSpace, Target, judge_targets, make_targets
 
 RECORD_INTERVAL = 1.0  # seconds between descendant snapshots
 TICK_INTERVAL = 0.2  # seconds between scheduler ticks (hand-offs are decided on ticks and frame events)
@@ -70,12 +72,16 @@ TICK_INTERVAL = 0.2  # seconds between scheduler ticks (hand-offs are decided on
 
 class Executor:
     """One run of ``job`` on ``plan``: call ``execute()`` once; it returns the run report (it raises only for bad
-    input found before any child starts, or an internal error, after stopping every tree)."""
+    input found before any child starts, or an internal error, after stopping every tree).
+
+    ``targets``: several jobs rendered by one pool of children (``stmpo.targets``; ``job`` is then the first of
+    them and gives the environment); each target's outcome is in ``target_reports`` after ``execute()``. A permanent
+    failure of one target halts that target only."""
 
     def __init__(self, plan: Plan, job: RenderJob, reporter: RenderReporter, options: RunOptions, aerender: str,
                  env: Optional[Mapping[str, str]] = None, cancel_event: Optional[threading.Event] = None,
                  clock: Callable[[], float] = time.monotonic, processor_groups: Optional[Topology] = None,
-                 control: Optional[ProcessControl] = None) -> None:
+                 control: Optional[ProcessControl] = None, targets: Optional[Sequence[RenderJob]] = None) -> None:
         self.plan, self.job, self.reporter, self.options = plan, job, reporter, options
         self.control = control if control is not None else process_control(processor_groups)
         self.aerender = aerender
@@ -85,17 +91,21 @@ class Executor:
         self.cancel_reason = "cancelled"
         self.clock = clock
         self.events: "queue.Queue[LoopEvent]" = queue.Queue()
-        self.pattern = outputs.OutputPattern(str(job.output), comp=job.comp or "")
-        self.movie = self.pattern.is_movie
-        self.staging = outputs.Staging(self.pattern, scratch=options.scratch)
+        jobs = list(targets) if targets else [job]
+        self.targets: List[Target] = make_targets(jobs, options.scratch, self.cancel_event,
+                                                  lambda text: self.reporter.message(f"warning: {text}"))
+        self.space = FrameSpace([t.frames for t in self.targets])
+        self.target_reports: List[RunReport] = []
+        first = self.targets[0]  # the single job's (one target: exactly the run it always was)
+        self.pattern, self.staging, self.delivery = first.pattern, first.staging, first.delivery
+        self.movie = any(t.movie for t in self.targets)
         self.ffmpeg: Optional[Tuple[str, str]] = None  # (ffmpeg, ffprobe) for movie outputs
-        self.delivery = FrameDelivery(self.pattern, self.staging, cancel=self.cancel_event,
-                                      warn=lambda text: self.reporter.message(f"warning: {text}"))
+        self.chunk_targets: Dict[int, Target] = {}
         self.allow = effective_allow(options.allow, bool(job.continue_on_missing_footage))
         self.tags = TreeTags(self.control, since=time.time())
         self.orphans = RunOrphans(self.control, self.tags, f"aefarm-{os.getpid()}-{self.staging.run_id}")
         self.failures, self.warnings, self.unparsed = FailureLog(), WarningLog(), UnparsedLog()
-        self.halted: Optional[str] = None  # the permanent failure that stopped further launches
+        self.halted: Dict[int, str] = {}  # target index -> the permanent failure that stopped its launches
         self.runs: Dict[int, ChunkRun] = {}
         self.scheduler: Optional[Scheduler] = None
         self.result: Optional[Action] = None
@@ -118,17 +128,29 @@ class Executor:
     def execute(self) -> RunReport:
         opts = self.options
         started_wall = time.time()
-        all_frames = list(self.job.frames)
+        all_frames = self.space.all_globals()
         plan_lines = list(self.plan.explanation) + [f"warning: {w}" for w in self.plan.warnings]
         if self.movie:
             self.ffmpeg = find_ffmpeg(opts.ffmpeg)  # before any child starts: fail early and cleanly
-            self.delivery.ffprobe = self.ffmpeg[1]
-            plan_lines.append(f"movie output {self.pattern.movie_path()}: segments rendered in parallel, joined with "
-                              f"ffmpeg (work stealing is off for movies: a stopped child cannot finish its segment)")
+            for target in self.targets:
+                if target.movie:
+                    target.ffmpeg = self.ffmpeg
+                    target.delivery.ffprobe = self.ffmpeg[1]
+                    plan_lines.append(f"movie output {target.pattern.movie_path()}: segments rendered in parallel, "
+                                      "joined with ffmpeg (work stealing is off for movies: a stopped child cannot "
+                                      "finish its segment)")
+        if not self.space.identity:
+            plan_lines.append(f"pool: {len(self.targets)} renders share the child slots (a chunk never spans two)")
         todo: List[int] = all_frames
         skipped: List[int] = []
         if opts.resume:
-            todo, skipped = present_at_start(self.pattern, all_frames, self.ffmpeg[1] if self.ffmpeg else None)
+            todo, skipped = [], []
+            for target in self.targets:
+                left, kept = present_at_start(target.pattern, target.frames,
+                                              target.ffmpeg[1] if target.ffmpeg else None)
+                target.skipped = kept
+                todo += self.space.globals_of(target.index, left)
+                skipped += self.space.globals_of(target.index, kept)
             if skipped:
                 plan_lines.append(f"resume: {len(skipped)} frames already present and whole, {len(todo)} to render")
         slots = max(1, int(self.plan.concurrency))
@@ -143,7 +165,8 @@ class Executor:
         for f in skipped:
             self.reporter.frame_done(f)
         scheduler = self.scheduler = Scheduler(todo, slots, min_chunk=opts.min_chunk, mode=mode, retries=opts.retries,
-                                               fail_fast=opts.fail_fast, steal=not self.movie, handoff=opts.handoff)
+                                               fail_fast=opts.fail_fast, steal=not self.movie, handoff=opts.handoff,
+                                               groups=self.space.groups(todo))
         cancelled = False
         self.orphans.start()
         try:
@@ -171,7 +194,8 @@ class Executor:
                     self._record_descendants()
         except BaseException:
             self._emergency_stop()
-            self.staging.cleanup(success=False)  # e.g. a child command line refused: no empty staging folders left
+            for target in self.targets:  # e.g. a child command line refused: no empty staging folders left
+                target.staging.cleanup(success=False)
             raise
         finally:
             for thread in self._terminators:
@@ -181,28 +205,47 @@ class Executor:
         return self._finish(all_frames, skipped, started_wall, cancelled)
 
     def _finish(self, all_frames: List[int], skipped: List[int], started_wall: float, cancelled: bool) -> RunReport:
+        if not self.space.identity:
+            return self._finish_targets(started_wall, cancelled)
         verdict = judge_run(delivery=self.delivery, all_frames=all_frames, skipped=skipped, result=self.result,
                             cancelled=cancelled, cancel_event=self.cancel_event, cancel_reason=self.cancel_reason,
-                            ffmpeg=self.ffmpeg, failure_reason=self.halted or "")
+                            ffmpeg=self.ffmpeg, failure_reason=self.halted.get(0, ""))
         chunks = [chunk_json(self.runs[c], self.reporter.log_path) for c in sorted(self.runs)]
-        invocations = [inv for run in self.runs.values() for inv in run.invocations]
         report = RunReport(
             ok=verdict.ok, missing=verdict.missing, cancelled=verdict.cancelled, reason=verdict.reason,
             summary=verdict.summary, chunks=chunks, plan=self.plan.to_dict(), frames=str(self.job.frames),
             output=str(self.job.output), started=started_wall, ended=time.time(),
             skipped=str(FrameSet.from_frames(skipped)), staging_kept=[str(k) for k in verdict.kept], join=verdict.join,
-            failure_kind=self.failures.kind(), failures=self.failures.to_json(),
-            warning_classes=self.warnings.to_json(self.allow), allow=sorted(self.allow),
-            unparsed_progress=self.unparsed.to_json(),
-            frame_check={"format": self.delivery.format, "checked": self.delivery.checked,
-                         "rejected": {str(k): v for k, v in sorted(self.delivery.rejected.items())
-                                      if not self.delivery.still_delivered(k)},
-                         "withdrawn": str(FrameSet.from_frames(sorted(self.delivery.withdrawn)))},
-            orphans=self.orphans.to_json(sum(len(inv.by_tag) for inv in invocations)))
+            frame_check=frame_check_json(self.delivery))
+        self._add_outcomes(report)
         self.reporter.run_finished(verdict.ok, verdict.missing, verdict.summary)
         if self.options.report is not None:
             write_report(Path(self.options.report), report)
+        self.target_reports = [report]
         return report
+
+    def _finish_targets(self, started_wall: float, cancelled: bool) -> RunReport:
+        """A pool's end: each target judged on its own, then one report of the run (``stmpo.targets``)."""
+        chunks = {c: chunk_json(self.runs[c], self.reporter.log_path) for c in sorted(self.runs)}
+        report, self.target_reports = judge_targets(
+            self.targets, self.space, self.result, chunks, {c: t.index for c, t in self.chunk_targets.items()},
+            cancelled=cancelled, cancel_event=self.cancel_event, cancel_reason=self.cancel_reason,
+            plan=self.plan.to_dict(), started=started_wall, halted=self.halted)
+        for target, own in zip(self.targets, self.target_reports):
+            own.frame_check = frame_check_json(target.delivery)
+        self._add_outcomes(report)
+        self.reporter.run_finished(report.ok, report.missing, report.summary)
+        if self.options.report is not None:
+            write_report(Path(self.options.report), report)
+        return report
+
+    def _add_outcomes(self, report: RunReport) -> None:
+        """The run's failures, warnings, unparsed progress and orphans (one set per run, pool or not)."""
+        invocations = [inv for run in self.runs.values() for inv in run.invocations]
+        report.failure_kind, report.failures = self.failures.kind(), self.failures.to_json()
+        report.warning_classes, report.allow = self.warnings.to_json(self.allow), sorted(self.allow)
+        report.unparsed_progress = self.unparsed.to_json()
+        report.orphans = self.orphans.to_json(sum(len(inv.by_tag) for inv in invocations))
 
     # -------------------------------------------------------------------------------------------- actions
     @property
@@ -235,7 +278,8 @@ class Executor:
                        last=action.frame_list[-1], launch_at=launch_at, initial=list(action.frame_list),
                        attempt=max(failures.get(f, 0) for f in action.frame_list))
         self.runs[action.chunk] = run
-        if launch_at <= now and self._may_launch():
+        self.chunk_targets[action.chunk] = self.targets[self.space.target_of(action.frame_list[0])]
+        if launch_at <= now and self._may_launch(run):
             self.next_invocation(run)
 
     def _on_kill(self, action: Kill) -> List[Action]:
@@ -267,17 +311,34 @@ class Executor:
             run.status = "done"
         return self.active_scheduler.chunk_ended(run.chunk, ok, self.clock(), reason)
 
-    def halt(self, reason: str, everywhere: bool = False) -> None:
-        """A permanent failure: no further launch, no retry (``Scheduler.halt``). ``everywhere``: every child hits
-        this error, so the running ones are ended too (as fail-fast does)."""
-        if self.halted is None:
-            self.halted = reason
-            self.apply_actions(self.active_scheduler.halt(reason, kill=self.options.fail_fast or everywhere))
+    def target_of(self, run: ChunkRun) -> Target:
+        return self.chunk_targets[run.chunk]
+
+    def halted_for(self, run: ChunkRun) -> Optional[str]:
+        """The permanent failure that halted ``run``'s target (the whole run when it has one target), or None."""
+        return self.halted.get(self.target_of(run).index)
+
+    def halt(self, run: ChunkRun, reason: str, everywhere: bool = False) -> None:
+        """A permanent failure of ``run``'s target: no further launch, no retry (``Scheduler.halt``). ``everywhere``:
+        every child of the target hits this error, so its running ones are ended too (as fail-fast does). In a pool
+        only that target halts, unless ``--fail-fast`` asks to stop the run at the first failure."""
+        target = self.target_of(run)
+        if target.index in self.halted:
+            return
+        self.halted[target.index] = reason
+        kill = self.options.fail_fast or everywhere
+        if self.space.identity or self.options.fail_fast:
+            for other in self.targets:
+                self.halted.setdefault(other.index, reason)
+            self.apply_actions(self.active_scheduler.halt(reason, kill=kill))
+        else:
+            frames = self.space.globals_of(target.index, target.frames)
+            self.apply_actions(self.active_scheduler.halt(reason, kill=kill, frames=frames))
 
     # -------------------------------------------------------------------------------------------- invocations
-    def _may_launch(self) -> bool:
-        """Not halted, and the pilot gate is open or no pilot is out yet."""
-        return self.halted is None and (self._gate_open or self.pilot is None)
+    def _may_launch(self, run: ChunkRun) -> bool:
+        """Its target is not halted, and the pilot gate is open or no pilot is out yet."""
+        return self.halted_for(run) is None and (self._gate_open or self.pilot is None)
 
     def open_gate(self, run: ChunkRun, inv: Invocation, why: str) -> None:
         if not self._gate_open and self.pilot == (run.chunk, inv.seq):
@@ -289,24 +350,26 @@ class Executor:
         for run in list(self.runs.values()):
             if run.status != "pending" or run.current is not None or run.killed is not None:
                 continue
-            if self.halted is not None:  # a permanent failure: held chunks never start
-                self.apply_actions(self.end_chunk(run, ok=False, reason=f"not started: {self.halted}"))
-            elif run.launch_at <= now and self._may_launch():
+            halted = self.halted_for(run)
+            if halted is not None:  # a permanent failure: held chunks never start
+                self.apply_actions(self.end_chunk(run, ok=False, reason=f"not started: {halted}"))
+            elif run.launch_at <= now and self._may_launch(run):
                 self.next_invocation(run)
 
     def next_invocation(self, run: ChunkRun) -> bool:
         """Start the next aerender invocation of ``run``; False when its assignment has no frames left to hand out."""
-        frames, step = run.next_frames(self.options.use_increment)
+        target = self.target_of(run)
+        frames, step = self._next_frames(run)
         if not frames:
             return False
         run.next_index += len(frames)
         self._seq += 1
-        self.staging.folder(run.chunk)  # created now, just before its first use
-        output = self.staging.child_output_path(run.chunk, frames)
-        argv = child_command(self.job, self.aerender, output, frames, step)
+        target.staging.folder(run.chunk)  # created now, just before its first use
+        output = target.staging.child_output_path(run.chunk, frames)
+        argv = child_command(target.job, self.aerender, output, frames, step)
         now = self.clock()
         inv = Invocation(seq=self._seq, frames=frames, step=step, argv=argv, started=now, started_wall=time.time(),
-                         last_progress=now, segment=Path(output) if self.movie else None,
+                         last_progress=now, segment=Path(output) if target.movie else None,
                          tag=f"{self.orphans.run_tag}.{run.chunk}.{self._seq}")
         if run.started_wall is None:
             run.started_wall = inv.started_wall
@@ -336,6 +399,13 @@ class Executor:
             return True
         self.reporter.child_started(chunk, inv.pid, FrameSet.from_frames(frames))
         return True
+
+    def _next_frames(self, run: ChunkRun) -> Tuple[List[int], int]:
+        """The comp frames (and step) of ``run``'s next invocation: the chunk's global ids mapped to its target."""
+        if self.space.identity:
+            return run.next_frames(self.options.use_increment)
+        remaining = [g for g in run.assigned[run.next_index:] if g <= run.last]
+        return invocation_frames([self.space.locate(g)[1] for g in remaining], self.options.use_increment)
 
     # -------------------------------------------------------------------------------------------- watching
     def _watchdog(self, now: float) -> None:
@@ -399,23 +469,39 @@ class Executor:
 def run(plan: Plan, job: RenderJob, reporter: RenderReporter, *, aerender: Optional[str] = None,
         options: Optional[RunOptions] = None, env: Optional[Mapping[str, str]] = None,
         cancel_event: Optional[threading.Event] = None, handle_signals: bool = True,
-        processor_groups: Optional[Topology] = None) -> RunReport:
+        processor_groups: Optional[Topology] = None, targets: Optional[Sequence[RenderJob]] = None,
+        executor_out: Optional[List["Executor"]] = None) -> RunReport:
     """Render ``job.frames`` with ``plan.concurrency`` aerender children; ok only when every frame is proven.
 
     ``options`` default to ``job.options``, ``aerender`` to ``job.aerender``. ``handle_signals``: SIGINT/SIGTERM
     (CTRL_BREAK on Windows) cancel the run while it is in progress (main thread only), and a cancel signal the
     entry point latched before (``stmpo.cancel.LATCH``) cancels it before any child starts. Raises StmpoError for
-    bad input (no aerender, bad output pattern, empty frame set) before anything starts."""
+    bad input (no aerender, bad output pattern, empty frame set) before anything starts.
+
+    ``targets``: render these jobs (``job`` among them, first) through one pool of children (``stmpo.targets``);
+    the returned report then has one entry per target in ``targets`` and ``executor_out`` (a list) receives the
+    executor, whose ``target_reports`` hold each target's own report."""
     options = options or job.options
     exe = aerender or job.aerender
     if not exe:
         raise StmpoError("no aerender to run: pass --aerender PATH or set AERENDER_PATH")
-    outputs.check_pattern(str(job.output))
-    if not len(job.frames):
-        raise StmpoError("nothing to render: the frame set is empty")
+    for each in targets or [job]:
+        outputs.check_pattern(str(each.output))
+        if not len(each.frames):
+            raise StmpoError(f"nothing to render: the frame set of {each.output} is empty")
     executor = Executor(plan, job, reporter, options, exe, env=env, cancel_event=cancel_event,
-                        processor_groups=processor_groups)
+                        processor_groups=processor_groups, targets=targets)
+    if executor_out is not None:
+        executor_out.append(executor)
     if handle_signals:
         with SignalCancel(executor.cancel):
             return executor.execute()
     return executor.execute()
+
+
+def frame_check_json(delivery: FrameDelivery) -> Dict[str, object]:
+    """The report's ``frame_check``: the format checked, how many files, those rejected (not later delivered) and
+    frames taken back from their final names."""
+    return {"format": delivery.format, "checked": delivery.checked,
+            "rejected": {str(k): v for k, v in sorted(delivery.rejected.items()) if not delivery.still_delivered(k)},
+            "withdrawn": str(FrameSet.from_frames(sorted(delivery.withdrawn)))}

@@ -176,12 +176,21 @@ class Scheduler:
 
     def __init__(self, frames: Iterable[int], slots: int, *, min_chunk: int = 1, mode: str = DYNAMIC,
                  retries: int = 1, fail_fast: bool = False, startup_hint: Optional[float] = None,
-                 steal: bool = True, handoff: bool = True) -> None:
+                 steal: bool = True, handoff: bool = True,
+                 groups: Optional[Sequence[Sequence[int]]] = None) -> None:
         if slots < 1:
             raise ValueError("slots must be >= 1")
         if mode not in MODES:
             raise ValueError(f"schedule mode must be one of {', '.join(MODES)}, not {mode!r}")
         self.all_frames: Tuple[int, ...] = tuple(sorted(set(frames)))
+        # groups (a pool of several renders, ``stmpo.targets``): frames that may share a chunk; a chunk never spans
+        # two groups, and free slots are shared between queued groups in proportion to their frames
+        self.groups: Optional[List[List[int]]] = None
+        if groups is not None:
+            self.groups = [sorted(set(g)) for g in groups if len(g)]
+            flat = [f for g in self.groups for f in g]
+            if len(flat) != len(set(flat)) or set(flat) != set(self.all_frames):
+                raise ValueError("groups must split the frames: each frame in exactly one group")
         self.slots = slots
         self.min_chunk = max(1, int(min_chunk))
         self.mode = mode
@@ -197,6 +206,7 @@ class Scheduler:
         self.lost: Set[int] = set()
         self.failures: Dict[int, int] = {}
         self.stopping: Optional[str] = None  # reason once fail-fast or cancel stops the run
+        self.barred: Dict[int, str] = {}  # frame -> the permanent failure of its group (``halt(frames=...)``)
         self.finished = False
         self.result: Optional[Action] = None
         self._next_chunk = 1
@@ -209,7 +219,9 @@ class Scheduler:
         if self._begun:
             raise RuntimeError("begin() called twice")
         self._begun = True
-        if self.all_frames:
+        if self.groups is not None:
+            self.pending.extend((list(g), None, False) for g in self.groups)
+        elif self.all_frames:
             self.pending.append((list(self.all_frames), None, False))
         return self._after_event(now)
 
@@ -245,9 +257,14 @@ class Scheduler:
         left = state.remaining
         if left:
             why = reason or ("exited without rendering every frame" if ok else "failed")
+            barred = [f for f in left if f in self.barred]
+            if barred:  # a halted group: no retry
+                self.lost.update(barred)
+                left = [f for f in left if f not in self.barred]
+                actions.append(ChunkFailed(chunk, tuple(barred), retrying=False, reason=self.barred[barred[0]]))
             if self.stopping is not None:
                 self.lost.update(left)
-            else:
+            elif left:
                 retry: List[int] = []
                 lost: List[int] = []
                 for f in left:
@@ -273,10 +290,16 @@ class Scheduler:
         """Stop the run: kill every live chunk; the run then ends with ``Fail``."""
         return self._stop(reason) + self._after_event(None)
 
-    def halt(self, reason: str, kill: bool = False) -> List[Action]:
+    def halt(self, reason: str, kill: bool = False, frames: Optional[Iterable[int]] = None) -> List[Action]:
         """A permanent failure: start nothing more (no retry, steal or hand-off; queued frames are lost); live chunks
         finish what they render (``kill``: they are killed too, as fail-fast does). Frames a live chunk has not
-        verified when it ends are lost. The run then ends with ``Fail(reason)`` unless every frame was verified."""
+        verified when it ends are lost. The run then ends with ``Fail(reason)`` unless every frame was verified.
+
+        ``frames``: only these frames are halted (one group of a pool: a failed template variant never stops the
+        others): their queued frames are lost, their chunks are never retried or stolen from (``kill``: ended), and
+        the rest of the run goes on."""
+        if frames is not None:
+            return self._halt_frames(reason, kill, set(frames))
         if kill:
             return self._stop(reason) + self._after_event(None)
         if self.stopping is None:
@@ -285,6 +308,24 @@ class Scheduler:
                 self.lost.update(frames)
             self.pending.clear()
         return self._after_event(None)
+
+    def _halt_frames(self, reason: str, kill: bool, frames: Set[int]) -> List[Action]:
+        for f in frames:
+            self.barred.setdefault(f, reason)
+        pending: List[Tuple[List[int], Optional[float], bool]] = []
+        for queued, hint, retry in self.pending:
+            self.lost.update(f for f in queued if f in self.barred)
+            keep = [f for f in queued if f not in self.barred]
+            if keep:
+                pending.append((keep, hint, retry))
+        self.pending = pending
+        actions: List[Action] = []
+        if kill:
+            for state in self.live():
+                if not state.killing and state.remaining and all(f in self.barred for f in state.remaining):
+                    state.killing = True
+                    actions.append(Kill(state.chunk, reason))
+        return actions + self._after_event(None)
 
     def launched(self, chunk: int, now: float) -> None:
         """Chunk ``chunk``'s first aerender process started only now (the executor held it back, e.g. behind a
@@ -346,7 +387,9 @@ class Scheduler:
             self.finished = True
             missing = self.missing()
             if missing:
-                reason = self.stopping or f"{len(self.lost)} frame(s) failed after {self.retries} retries"
+                barred = [f for f in missing if f in self.barred]
+                reason = self.stopping or (self.barred[barred[0]] if barred else
+                                           f"{len(self.lost)} frame(s) failed after {self.retries} retries")
                 self.result = Fail(tuple(missing), reason)
             else:
                 self.result = Done()
@@ -371,7 +414,11 @@ class Scheduler:
         # queued work first: share the free slots between the queued chunks, splitting big chunks evenly
         while free and self.pending:
             frames, hint, retry = self.pending.pop(0)
-            share = max(1, len(free) - len(self.pending))
+            if self.groups is not None:  # queued groups share the free slots in proportion to their frames
+                waiting = len(frames) + sum(len(item[0]) for item in self.pending)
+                share = max(1, (len(free) * len(frames) + waiting // 2) // waiting)
+            else:
+                share = max(1, len(free) - len(self.pending))
             parts = min(share, max(1, len(frames) // self.min_chunk))
             for part in split_even(frames, parts):
                 actions.append(self._start(free.pop(0), part, now, hint, retry))
@@ -450,7 +497,7 @@ class Scheduler:
         fallback = self._global_rate()
         best: Optional[Tuple[float, int, ChunkState, int]] = None
         for state in self.live():
-            if state.killing or state.chunk == exclude:
+            if state.killing or state.chunk == exclude or (state.remaining and state.remaining[0] in self.barred):
                 continue
             left = state.remaining_count
             if left <= 2 * self.min_chunk:

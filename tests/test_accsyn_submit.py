@@ -203,8 +203,8 @@ def test_render_options_become_job_parameters_under_their_accsyn_names(aefarm, a
 def test_a_client_that_cannot_import_is_one_clear_error(monkeypatch):
     import builtins
 
+    from engines.aftereffects.accsyn_client import create_compute_job
     from engines.aftereffects.accsyn_errors import AccsynError
-    from engines.aftereffects.commands.accsyn import create_compute_job
 
     real_import = builtins.__import__
 

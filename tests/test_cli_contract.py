@@ -45,8 +45,8 @@ def _fake_command(exc):
 def _run_with_failing_command(monkeypatch, capsys, exc, argv):
     real_build = cli.build_parser
 
-    def build():
-        parser = real_build()
+    def build(command=None):
+        parser = real_build("")  # every real command a placeholder: "boom" is the one under test
         sub = next(a for a in parser._actions if a.dest == "command")
         _fake_command(exc)(sub, [cli._debug_parent()])
         return parser
@@ -105,3 +105,26 @@ def test_shared_argument_types_refuse_out_of_range_and_non_finite_values():
     assert number(0, 60)("60") == 60.0
     with pytest.raises(argparse.ArgumentTypeError, match="from 0 to 60"):
         number(0, 60)("61")
+
+
+def test_a_command_imports_only_its_own_module():
+    """Start-up: `aefarm frames` must not pay for lxml, psutil or the executor (the panel calls it per keystroke)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from engines.aftereffects import cli; cli.main(['frames', '1-3']); "
+            "print(sorted(m for m in sys.modules if m.startswith(('lxml', 'psutil', 'stmpo.run', "
+            "'engines.aftereffects.commands.render'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "[]", out
+
+
+def test_every_command_is_reachable_through_the_lazy_parser():
+    for name in cli.command_names():
+        parser = cli.build_parser(name)
+        sub = next(a for a in parser._actions if a.dest == "command")
+        assert len(sub.choices[name]._actions) > 1, name  # the real parser, not a placeholder
+        others = [n for n in sub.choices if n != name]
+        assert all(sub.choices[n]._actions == [] for n in others), name  # placeholders: nothing imported
+        assert cli.command_in(["--debug", name, "--x"]) == name
+    assert cli.command_in(["--version"]) is None and cli.command_in(["nope"]) is None

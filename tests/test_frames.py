@@ -3,14 +3,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stmpo.frames import (
-    INT64_MAX,
-    FrameSet,
-    FrameSpecError,
-    Run,
-    _canonical,
-    aws_batch_slice_from_env,
-)
+from stmpo.errors import FrameSpecError
+from stmpo.frames import FrameSet, aws_batch_slice_from_env
+from stmpo.frames_runs import Run
+from stmpo.frames_runs import canonical as _canonical
+from stmpo.frames_spec import INT64_MAX
 
 F = FrameSet.parse
 
@@ -345,3 +342,18 @@ def test_constructor_rejects_text_and_bad_runs():
         FrameSet([Run(5, 1, 1)])
     with pytest.raises(FrameSpecError):
         FrameSet([Run(1, 5, 0)])
+
+
+def test_a_run_unpacks_counts_and_survives_pickle_and_copy():
+    """A Run is not a tuple (its ``count`` is a number of frames, not tuple.count) but unpacks like one; frame sets
+    holding runs pickle and copy (they cross process boundaries in multiprocessing and are deep-copied)."""
+    import copy
+    import pickle
+
+    run = Run(1, 10, 3)
+    start, end, step = run
+    assert (start, end, step) == (1, 10, 3) and run.count == 4 and isinstance(run.count, int)
+    fs = F("1-10x3,20,30-40")
+    for clone in (pickle.loads(pickle.dumps(fs)), copy.deepcopy(fs), copy.copy(fs)):
+        assert clone == fs and list(clone) == list(fs) and hash(clone) == hash(fs)
+    assert pickle.loads(pickle.dumps(run)) == run and hash(copy.copy(run)) == hash(run)

@@ -104,6 +104,23 @@ def test_the_executor_never_depends_on_its_views():
     assert "stmpo.watch.session" in GRAPH["engines.aftereffects.render"]
 
 
+def test_template_jobs_sit_above_the_engine_and_below_its_commands():
+    """``engines.aftereffects.jobs`` (template jobs) builds on the engine (Job, options, render, pool) and on
+    aeproject/remap/stmpo; the CLI (``commands``) uses it, never the other way round. Its byte-level variant logic
+    lives below it (``aeproject.variant`` computes the edits, ``remap.splice`` writes them), so no module under
+    ``aeproject``, ``remap`` or ``stmpo`` knows about jobs (the table above holds that), and the executor's pool is
+    ``stmpo.targets``, which knows nothing of templates."""
+    jobs = {mod: deps for mod, deps in GRAPH.items() if mod.startswith("engines.aftereffects.jobs")}
+    assert "engines.aftereffects.jobs.batch" in jobs and "engines.aftereffects.jobs.variants" in jobs
+    bad = sorted(f"{mod} imports {dep}" for mod, deps in jobs.items() for dep in deps
+                 if dep.startswith("engines.aftereffects.commands"))
+    assert not bad, bad
+    assert "aeproject.variant" in GRAPH["engines.aftereffects.jobs.variants"]
+    assert "remap.splice" in GRAPH["engines.aftereffects.jobs.variants"]
+    assert "stmpo.targets" in GRAPH["stmpo.run"]
+    assert not [dep for dep in GRAPH["stmpo.targets"] if not dep.startswith("stmpo.")]
+
+
 def test_the_graph_sees_known_imports():
     """The checker itself works: it finds imports that certainly exist (else every test above passes vacuously)."""
     assert "stmpo.frames" in GRAPH["engines.aftereffects.job"]

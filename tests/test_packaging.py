@@ -8,8 +8,8 @@ import zipfile
 import pytest
 from conftest import REPO
 
-PACKAGES = ("aefarm_common", "aerender_sim", "engines", "engines/aftereffects", "engines/aftereffects/commands", "remap",
-            "stmpo", "fonts")
+PACKAGES = ("aefarm_common", "aerender_sim", "engines", "engines/aftereffects", "engines/aftereffects/commands",
+            "engines/aftereffects/jobs", "remap", "stmpo", "fonts")
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_wheel_declares_console_scripts(wheel):
 
 def test_wheel_ships_the_openjd_templates_as_data(wheel):
     names = set(wheel.namelist())
-    for kind in ("image", "video"):
+    for kind in ("image", "video", "job"):
         assert any(n.endswith(f".data/data/share/aefarm/openjd/aftereffects-{kind}/template.yaml") for n in names)
 
 

@@ -15,7 +15,7 @@ from remap_helpers import FIXTURE, MAKE_AEPX, RULE_PAIRS, expressions, file_refe
 
 from aefarm_common.atomic import atomic_write
 from engines.aftereffects.sample_project import sample_project_text
-from remap import aepx
+from remap import aepx_check, aepx_scanner, aepx_stream
 from remap.aepx import convert_aepx, convert_aepx_stream
 from remap.convert import ConvertResult, convert, detect_kind
 from remap.errors import RemapError
@@ -102,7 +102,7 @@ def test_tiny_blocks_give_the_same_bytes(monkeypatch):
     data = FIXTURE.encode("utf-8")
     expected, expected_result = convert_bytes(data)
     for block in (1, 3, 7, 64, 129):
-        monkeypatch.setattr(aepx, "BLOCK", block)
+        monkeypatch.setattr(aepx_stream, "BLOCK", block)
         out, result = convert_bytes(data)
         assert out == expected, block
         assert [c.new for c in result.changes] == [c.new for c in expected_result.changes]
@@ -166,12 +166,12 @@ def test_law_diff_confined_to_mapped_values(footage, exprs, output):
 def test_law_block_size_does_not_matter(footage, block):
     data = sample_project_text(footage=footage, output_folder="P:\\out\\").encode("utf-8")
     expected, _ = convert_bytes(data)
-    old = aepx.BLOCK
-    aepx.BLOCK = block
+    old = aepx_stream.BLOCK
+    aepx_stream.BLOCK = block
     try:
         out, _ = convert_bytes(data)
     finally:
-        aepx.BLOCK = old
+        aepx_stream.BLOCK = old
     assert out == expected
 
 
@@ -346,20 +346,20 @@ def test_atomic_write_leaves_destination_untouched_on_error(tmp_path):
 def test_validation_in_a_child_process_or_not(tmp_path, monkeypatch, child):
     """Large files are checked by a child process; small ones (or without processes) in-process: same verdict."""
     if child == "child process":
-        monkeypatch.setattr(aepx, "IN_PROCESS_CHECK_MAX", 0)
+        monkeypatch.setattr(aepx_check, "IN_PROCESS_CHECK_MAX", 0)
         started = []
-        real_popen = aepx.subprocess.Popen
+        real_popen = aepx_check.subprocess.Popen
 
         def popen(*args, **kwargs):
             started.append(args)
             return real_popen(*args, **kwargs)
     else:
-        monkeypatch.setattr(aepx, "IN_PROCESS_CHECK_MAX", 0)
+        monkeypatch.setattr(aepx_check, "IN_PROCESS_CHECK_MAX", 0)
         started = None
 
         def popen(*args, **kwargs):
             raise OSError("no processes here")
-    monkeypatch.setattr(aepx.subprocess, "Popen", popen)
+    monkeypatch.setattr(aepx_check.subprocess, "Popen", popen)
     src = tmp_path / "t.aepx"
     src.write_bytes(GOOD.encode().replace(b"</Als2>", b"</Als3>"))
     with pytest.raises(RemapError, match="not well-formed XML: .*Als2.*Als3"):
@@ -372,8 +372,8 @@ def test_validation_in_a_child_process_or_not(tmp_path, monkeypatch, child):
 
 def test_oversized_tokens(monkeypatch, tmp_path):
     """Beyond MAX_TOKEN an expression or hex chunk is passed through and reported; a fileReference is an error."""
-    monkeypatch.setattr(aepx, "MAX_TOKEN", 4096)
-    monkeypatch.setattr(aepx, "BLOCK", 1000)
+    monkeypatch.setattr(aepx_stream, "MAX_TOKEN", 4096)
+    monkeypatch.setattr(aepx_stream, "BLOCK", 1000)
     long_expr = 'var f = "P:\\\\x.jsx"; ' + "x" * 10000
     text = sample_project_text(footage=["P:\\a.png"], expressions=[long_expr, 'f("P:\\\\short.jsx")'])
     text = text.replace("<opti ", f'<btdk bdata="{"00" * 8000}"/><opti ')
@@ -389,7 +389,7 @@ def test_oversized_tokens(monkeypatch, tmp_path):
 
 
 def test_utf16_without_bom_is_refused_even_with_tiny_blocks(monkeypatch):
-    monkeypatch.setattr(aepx, "BLOCK", 1)
+    monkeypatch.setattr(aepx_stream, "BLOCK", 1)
     with pytest.raises(RemapError, match="UTF-16 without a byte-order mark"):
         convert_bytes(GOOD.encode("utf-16-le"))
 
@@ -424,7 +424,7 @@ def test_fast_check_catches_damage(tmp_path, damage, words):
 def test_fast_check_with_tiny_blocks(monkeypatch):
     data = FIXTURE.encode("utf-8")
     for block in (1, 2, 5):
-        monkeypatch.setattr(aepx, "BLOCK", block)
+        monkeypatch.setattr(aepx_stream, "BLOCK", block)
         out, result = convert_bytes(data)
         assert result.suspect is None and masked(out) == masked(data)
     with pytest.raises(RemapError, match="does not end with </AfterEffectsProject>"):
@@ -432,6 +432,6 @@ def test_fast_check_with_tiny_blocks(monkeypatch):
 
 
 def test_listed_changes_are_capped_but_counted(monkeypatch):
-    monkeypatch.setattr(aepx, "CHANGES_KEPT", 2)
+    monkeypatch.setattr(aepx_scanner, "CHANGES_KEPT", 2)
     out, result = convert_bytes(FIXTURE.encode("utf-8"))
     assert result.replaced == 7 and len(result.changes) == 2

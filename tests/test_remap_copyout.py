@@ -9,8 +9,9 @@ import pytest
 from remap_helpers import FIXTURE, RULE_PAIRS, masked
 
 from engines.aftereffects.sample_project import sample_project_text
-from remap import aepx, copyout
-from remap.aepx import convert_aepx, convert_aepx_stream, first_invalid_utf8
+from remap import aepx_check, aepx_stream, copyout
+from remap.aepx import convert_aepx, convert_aepx_stream
+from remap.aepx_check import first_invalid_utf8
 from remap.convert import convert
 from remap.copyout import SpanWriter
 from remap.errors import RemapError
@@ -148,7 +149,7 @@ def test_every_marker_straddles_a_block_boundary_at_every_offset(tmp_path, monke
         expected[pad] = _convert_in_memory(data)
         assert masked(expected[pad]) == masked(data) and expected[pad] != data
     for block in (1, 2, 3, 5, 8, 13, 17):
-        monkeypatch.setattr(aepx, "BLOCK", block)
+        monkeypatch.setattr(aepx_stream, "BLOCK", block)
         for pad in range(block):
             data = (head + "\n" + " " * pad + body).encode("utf-8")
             assert _convert_files(tmp_path, data) == expected[pad], (block, pad)
@@ -181,9 +182,9 @@ def test_utf8_check_in_pieces_finds_the_first_bad_byte(tmp_path, monkeypatch):
     cases = [good] + [good[:at + k] + bad + good[at + k:] for k in range(0, 9, 2)
                       for bad in (b"\xff", b"\xc3(", b"\xe2\x82")]
     for piece in (1, 2, 3, 5):
-        monkeypatch.setattr(aepx, "_UTF8_PIECE", piece)
+        monkeypatch.setattr(aepx_check, "_UTF8_PIECE", piece)
         for block in (4, 7, 16, 1 << 18):
-            monkeypatch.setattr(aepx, "BLOCK", block)
+            monkeypatch.setattr(aepx_stream, "BLOCK", block)
             for data in cases:
                 (tmp_path / "in.aepx").write_bytes(data)
                 bad = first_invalid_utf8(tmp_path / "in.aepx")
@@ -205,3 +206,26 @@ def test_user_space_writes_still_start_write_back(tmp_path, monkeypatch):
     monkeypatch.setattr(copyout, "WRITEBACK_EVERY", 8192)
     writer, expected, written = _spans(tmp_path)
     assert written == expected and writer.method == "write" and advised
+
+
+class _ReadOnlySource:
+    """A source with ``read`` only (no ``readinto``, no descriptor) that returns at most 7 bytes a call."""
+
+    def __init__(self, data: bytes) -> None:
+        self._inner = io.BytesIO(data)
+
+    def read(self, n: int = -1) -> bytes:
+        return self._inner.read(7 if n < 0 else min(n, 7))
+
+
+def test_a_source_without_readinto_or_full_reads_gives_the_same_bytes():
+    """Blocks are read into one reused chunk with ``readinto``; a source that only has ``read``, and one that returns
+    short reads, must give the same output and the same verdicts."""
+    data = FIXTURE.encode("utf-8")
+    expected = _convert_in_memory(data)
+    out = io.BytesIO()
+    convert_aepx_stream(_ReadOnlySource(data), out, RULES.map, "test.aepx")
+    assert out.getvalue() == expected != data
+    bad = data.replace("Ünïcode".encode("utf-8"), b"\xff", 1)
+    with pytest.raises(RemapError, match=f"invalid UTF-8 at byte {data.index('Ünïcode'.encode('utf-8'))} "):
+        convert_aepx_stream(_ReadOnlySource(bad), io.BytesIO(), RULES.map, "test.aepx")

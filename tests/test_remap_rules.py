@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from remap.errors import RemapError
 from remap.paths import ae_platform, parse_path, path_os, path_to_uri, uri_to_path
-from remap.rules import Rule, RuleSet
+from remap.rule import Rule
+from remap.rules import RuleSet
 
 RULES = RuleSet.from_cli([
     r"P:\=/mnt/p",

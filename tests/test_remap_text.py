@@ -10,8 +10,10 @@ from remap_helpers import RULE_PAIRS
 
 from remap.convert import convert
 from remap.errors import RemapError
+from remap.escaping import js_units, plain_units, rebuild, xml_units
 from remap.rules import RuleSet
-from remap.text import convert_text_bytes, js_units, map_text, path_spans, plain_units, rebuild, xml_units
+from remap.text import convert_text_bytes, map_text
+from remap.textpaths import path_spans
 
 RULES = RuleSet.from_cli(RULE_PAIRS)
 

@@ -137,6 +137,14 @@ def run_task(data_file: str, dev: bool = False) -> int:
     try:
         _write_pid(data_file)
         data = load_wrapper(data_file)
+        from pathlib import Path
+
+        from engines.aftereffects.jobs.farm import is_job_data, run_job_item
+
+        if is_job_data(data):  # a template job: the item is a run of rows (each a variant)
+            return run_job_item(data, os.environ.get("ACCSYN_ITEM"), writer,
+                                node_os=os.environ.get("AEFARM_NODE_OS") or None,
+                                work=Path(os.path.abspath(data_file)).parent)
         app = build_app_job(data, os.environ.get("ACCSYN_ITEM"), node_os=os.environ.get("AEFARM_NODE_OS") or None,
                             defaults=PARAMETERS)
         secrets = list(reporter.redact.values) + secrets_in(data) + app.secrets

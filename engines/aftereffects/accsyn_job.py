@@ -29,9 +29,11 @@ from engines.aftereffects.job import Job
 from engines.aftereffects.options import BY_NAME, check_target, parse_values
 from remap.errors import RemapError
 from remap.paths import os_family, parse_path
-from remap.rules import Rule, RuleSet
+from remap.rule import Rule
+from remap.rules import RuleSet
 from remap.shares import resolve_share_path, validate_shares
-from stmpo.frames import FrameSet, FrameSpecError
+from stmpo.errors import FrameSpecError
+from stmpo.frames import FrameSet
 from stmpo.redact import SECRET_NAME, secret_values
 
 CONVERSION_MODES = ("always", "platform", "never", "auto")

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from engines.aftereffects.accsyn_errors import AccsynError
-from stmpo.frames import FrameSet, FrameSpecError
+from stmpo.errors import FrameSpecError
+from stmpo.frames import FrameSet
 
 APP_FILE = Path(__file__).with_name("accsyn_app.py")
 CONFIG_START = "# -- ENGINE CONFIG START --"
@@ -67,7 +68,7 @@ def bucket_size(payload: Mapping[str, Any], settings: Mapping[str, Any]) -> int:
     """``settings.task_bucketsize`` of the payload, else the app's default, capped at the app's maximum."""
     given = (payload.get("settings") or {}).get("task_bucketsize") if isinstance(payload.get("settings"), Mapping) \
         else None
-    value = given if given not in (None, "") else settings.get("default_bucketsize", 1)
+    value: Any = given if given not in (None, "") else settings.get("default_bucketsize", 1)
     try:
         size = int(value)
     except (TypeError, ValueError):

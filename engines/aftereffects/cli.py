@@ -56,7 +56,26 @@ def _debug_parent() -> argparse.ArgumentParser:
     return parent
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_names() -> List[str]:
+    """Every subcommand: one module of `engines.aftereffects.commands` each, named as the command."""
+    return sorted(info.name for info in pkgutil.iter_modules(commands.__path__) if not info.name.startswith("_"))
+
+
+def command_in(argv: Sequence[str]) -> Optional[str]:
+    """The subcommand ``argv`` asks for: its first word that is not a top-level option (``--debug``, ``--version``,
+    ``-h`` take no value), when that word names a command; else None."""
+    for word in argv:
+        if word == "--":
+            return None
+        if not word.startswith("-"):
+            return word if word in command_names() else None
+    return None
+
+
+def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
+    """The whole `aefarm` parser; with ``command``, only that command's module is imported and the others are
+    placeholders (same names, no arguments). Start-up matters: the submitter panel and pipelines call small commands
+    (`aefarm frames`) often, and each command module imports what its work needs (lxml, psutil, openjd...)."""
     parser = OneLineArgumentParser(
         prog=PROG,
         description="Render Adobe After Effects projects on farms (accsyn, Deadline Cloud) and on one large machine.",
@@ -66,10 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineArgumentParser)
     sub.required = True
     parents = [_debug_parent()]
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
+    for name in command_names():
+        if command is not None and name != command:  # "" imports none
+            sub.add_parser(name, add_help=False)
             continue
-        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        module = importlib.import_module(f"{commands.__name__}.{name}")
         module.add_parser(sub, parents)
     return parser
 
@@ -91,7 +111,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _main(argv_list: List[str]) -> int:
     debug = "--debug" in argv_list[: argv_list.index("--")] if "--" in argv_list else "--debug" in argv_list
     try:
-        parser = build_parser()
+        command = command_in(argv_list)
+        if command is None and "--version" in argv_list and not {"-h", "--help"} & set(argv_list):
+            command = ""  # the version needs no command module
+        parser = build_parser(command)
         args = parser.parse_args(argv_list)
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed stdout shows here, not in the interpreter's own flush at exit

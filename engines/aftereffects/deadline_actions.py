@@ -17,7 +17,7 @@ import shlex
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
 from aefarm_common.atomic import atomic_write
 from engines.aftereffects.deadline_bundle import (
@@ -33,6 +33,8 @@ from engines.aftereffects.options import check_target, cli_arguments, on_surface
 from remap.rules import RuleSet
 from stmpo.frames import FrameSet
 from stmpo.outputs import OutputPattern, segment_name
+
+T = TypeVar("T")
 
 SEGMENTS_FOLDER = ".aefarm-segments"
 _SEGMENT = re.compile(r"^segment_(-?\d+)_(-?\d+)(\.[A-Za-z0-9]+)$")
@@ -265,7 +267,7 @@ def join_movie(output_dir: str, pattern: str, comp_name: str, rq_index: int, fra
     return movie, how
 
 
-def with_openjd_fail(func, *args, **kwargs):  # type: ignore[no-untyped-def]
+def with_openjd_fail(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run ``func``; a known failure (an error with exit_code) also prints its `openjd_fail:` line."""
     try:
         return func(*args, **kwargs)

@@ -21,11 +21,12 @@ from aefarm_common.atomic import current_umask
 from aefarm_common.errors import AefarmError
 from aeproject.sequences import list_files, sequence_on_disk
 from engines.aftereffects.options import BY_NAME, check_target, on_surface
-from stmpo.frames import FrameSet, FrameSpecError
+from stmpo.errors import FrameSpecError
+from stmpo.frames import FrameSet
 from stmpo.outputs import MOVIE_EXTENSIONS
 
 KINDS = ("image", "video")
-TEMPLATE_FOLDERS = {"image": "aftereffects-image", "video": "aftereffects-video"}
+TEMPLATE_FOLDERS = {"image": "aftereffects-image", "video": "aftereffects-video", "job": "aftereffects-job"}
 TEMPLATE_FILE = "template.yaml"
 DEFAULT_PATTERNS = {"image": "[compName]_[#####].png", "video": "[compName].mov"}
 DEFAULT_CHUNK_SIZES = {"image": 10, "video": 50}
@@ -132,7 +133,7 @@ def template_candidates(kind: str) -> List[Path]:
     for `pip install --user`)."""
     import site
 
-    folder = TEMPLATE_FOLDERS[check_kind(kind)]
+    folder = TEMPLATE_FOLDERS[kind if kind == "job" else check_kind(kind)]
     shared = Path("share") / "aefarm" / "openjd" / folder / TEMPLATE_FILE
     return [repo_root() / "openjd" / folder / TEMPLATE_FILE, Path(sys.prefix) / shared,
             Path(site.getuserbase()) / shared]
@@ -320,8 +321,14 @@ def write_bundle(req: BundleRequest, dest: Optional[Path] = None, force: bool = 
     if warning:
         req.warnings.append(warning)
     assets = asset_references(project, refs, req.output_dir, req.fonts_dir)
-    template = template_path(req.kind)
     dest = Path(dest) if dest is not None else default_bundle_dir(req)
+    return write_bundle_folder(dest, template_path(req.kind), {"parameter_values.yaml": _yaml_text(values),
+                                                               "asset_references.yaml": _yaml_text(assets)}, force)
+
+
+def write_bundle_folder(dest: Path, template: Path, texts: Mapping[str, str], force: bool = False) -> Path:
+    """A bundle folder at ``dest``: the ``template`` copied, and ``texts`` (file name -> text), written into a
+    temporary folder beside ``dest`` and renamed into place (an existing bundle is replaced only with ``force``)."""
     dest = Path(os.path.abspath(dest))
     if dest.exists():
         if not force:
@@ -332,8 +339,8 @@ def write_bundle(req: BundleRequest, dest: Optional[Path] = None, force: bool = 
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=str(dest.parent)))
     try:
         shutil.copyfile(template, tmp / TEMPLATE_FILE)
-        (tmp / "parameter_values.yaml").write_text(_yaml_text(values), encoding="utf-8")
-        (tmp / "asset_references.yaml").write_text(_yaml_text(assets), encoding="utf-8")
+        for name, text in texts.items():
+            (tmp / name).write_text(text, encoding="utf-8")
         os.chmod(tmp, 0o777 & ~current_umask())
         if dest.exists():
             old = dest.parent / f".{dest.name}.old-{uuid.uuid4().hex[:8]}"

@@ -43,6 +43,8 @@ class Job:
     fonts: Optional[Path] = None  # folder of fonts installed for the render and removed after it
     numa_map: Optional[Path] = None
     converted_dir: Optional[Path] = None  # where a remapped project is written (default: the per-user work folder)
+    encode: Optional[str] = None  # post-render action: encode preset (engines.aftereffects.jobs.encode)
+    notify: Optional[str] = None  # post-render action: webhook URL for the JSON result
 
     def __post_init__(self) -> None:
         self.project = Path(self.project)

@@ -38,6 +38,8 @@ continue_on_missing_footage --continue-on-missing-...    continue_on_...  -     
 rs_template, om_template    --rs-template, --om-...      -                -                   job    text
 mem_usage                   --mem-usage 'CACHE% MAX%'    -                -                   job    1..100 x2
 numa_map                    --numa-map FILE              -                -                   job    path
+encode                      --encode h264|prores         -                -                   job    choice
+notify                      --notify URL                 -                -                   job    text
 
 Defaults are not written here: an option that feeds ``plan`` (``stmpo.plan.PlanSettings``) or ``run``
 (``stmpo.settings.RunOptions``) takes the default of that dataclass field, the single definition of the value (e.g.
@@ -153,6 +155,13 @@ OPTIONS: Tuple[RenderOption, ...] = (
                  metavar="'CACHE% MAX%'", group="aerender"),
     RenderOption("numa_map", JOB, PATH, "CPU topology JSON (NUMA nodes) instead of detection", metavar="FILE",
                  group="planning"),
+    # post-render actions (engines.aftereffects.jobs; a job file's "actions" say more)
+    RenderOption("encode", JOB, CHOICE, "after the frames are verified, encode them into one movie beside them "
+                 "(h264: MP4 review copy; prores: ProRes 422 HQ master)", metavar="PRESET",
+                 choices=("h264", "prores"), group="actions"),
+    RenderOption("notify", JOB, TEXT, "after the render (and its actions), POST the JSON result to this http(s) "
+                 "URL (bounded retries and timeout; a failed notification never fails the render)",
+                 metavar="URL", group="actions"),
 )
 BY_NAME: Dict[str, RenderOption] = {option.name: option for option in OPTIONS}
 SETTINGS_OPTIONS: Tuple[RenderOption, ...] = tuple(o for o in OPTIONS if o.feeds != TARGET)

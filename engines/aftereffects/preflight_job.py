@@ -13,7 +13,8 @@ from aeproject.footage import Disk, check_footage
 from aeproject.model import Project
 from aeproject.reader import project_kind, read_project
 from engines.aftereffects.preflight import WARNING, Finding, Request, Result, check
-from stmpo.frames import FrameSet, FrameSpecError
+from stmpo.errors import FrameSpecError
+from stmpo.frames import FrameSet
 
 
 def load_model(project: Union[str, Path]) -> Tuple[Optional[Project], List[Finding]]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
+from aefarm_common.exitcodes import RENDER_FAILED
 from aefarm_common.userdirs import default_work_dir
 from engines.aftereffects.job import Job
 from engines.aftereffects.preflight_job import check_job, preflight_job
@@ -158,6 +159,24 @@ def default_log_dir() -> Path:
     return Path(tempfile.gettempdir()) / "aefarm-logs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
 
 
+def comp_frame_rate(job: Job) -> Optional[float]:
+    """The frame rate of the comp ``job`` renders, read from its project (None when it cannot be read)."""
+    from aeproject.errors import ProjectError
+    from aeproject.reader import read_project
+
+    try:
+        project = read_project(job.project)
+    except ProjectError:
+        return None
+    if job.comp is not None:
+        comps = project.comps_named(job.comp)
+        comp = comps[0] if comps else None
+    else:
+        items = [i for i in project.render_queue if i.index == job.rqindex]
+        comp = project.queue_comp(items[0]) if items else None
+    return comp.frame_rate if comp is not None and comp.frame_rate else None
+
+
 def render_with_progress(job: Job, progress: str, log_dir: Optional[Path] = None) -> int:
     """`aefarm render` and the OpenJD task: render ``job`` reporting as ``progress`` says; the exit code.
 
@@ -172,7 +191,14 @@ def render_with_progress(job: Job, progress: str, log_dir: Optional[Path] = None
     reporter = make_reporter(progress, writer, len(job.frames), log_dir, secrets=secret_values(job.env))
     try:
         reporter.message(f"per-child logs: {log_dir}")
-        return render_job(job, reporter).exit_code
+        report = render_job(job, reporter)
+        if job.encode or job.notify:  # post-render actions (--encode, --notify), after the frames are verified
+            from engines.aftereffects.jobs.actions import render_actions
+
+            ok, _ = render_actions(job, report, reporter, comp_frame_rate(job))
+            if not ok:
+                return RENDER_FAILED
+        return report.exit_code
     except Exception as exc:
         if progress == "openjd" and getattr(exc, "exit_code", None) is not None:
             writer.line(f"openjd_fail: {' '.join(str(exc).split())}")

@@ -138,6 +138,19 @@ class QueueSpec:
     comment: str = ""
 
 
+@dataclass(frozen=True)
+class LayerSpec:
+    """An extra layer of the first comp: a footage layer (``source``: index into the footage), a text layer
+    (``text``: its source text; its ``expressions`` drive Source Text, e.g. ``thisLayer.name``) or a plain layer
+    holding ``expressions`` on a property."""
+
+    name: str
+    source: Optional[int] = None
+    text: Optional[str] = None
+    expressions: Tuple[str, ...] = ()
+    fonts: Tuple[str, ...] = ("ArialMT",)
+
+
 def _hex(data: bytes) -> str:
     return data.hex()
 
@@ -169,7 +182,8 @@ def _layer(layer_id: int, name: str, source_id: int, comp: CompSpec, body: str, 
             f"{body}\t\t\t</Layr>\n")
 
 
-def _text_body(text: str, fonts: Sequence[str]) -> str:
+def _text_body(text: str, fonts: Sequence[str], expressions: Sequence[str] = ()) -> str:
+    source = "".join(f"<string>{_escape_expression(e)}</string>" for e in expressions[:1])
     return (
         "\t\t\t\t<tdgp>\n\t\t\t\t\t<tdsb bdata=\"00000001\"/>\n\t\t\t\t\t<tdsn>\n\t\t\t\t\t\t<string/>\n"
         "\t\t\t\t\t</tdsn>\n"
@@ -177,13 +191,25 @@ def _text_body(text: str, fonts: Sequence[str]) -> str:
         "\t\t\t\t\t<tdgp>\n"
         f'\t\t\t\t\t\t<tdmn bdata="{"ADBE Text Document".encode("ascii").ljust(40, bytes(1)).hex()}"/>\n'
         "\t\t\t\t\t\t<btds>\n"
-        f'\t\t\t\t\t\t\t<tdbs><tdb4 bdata="{"00" * 16}"/><cdat bdata="00000000"/></tdbs>\n'
+        f'\t\t\t\t\t\t\t<tdbs><tdb4 bdata="{"00" * 16}"/><cdat bdata="00000000"/>{source}</tdbs>\n'
         f'\t\t\t\t\t\t\t<btdk bdata="{_hex(chunks.btdk(text, fonts))}"/>\n'
         "\t\t\t\t\t\t</btds>\n\t\t\t\t\t</tdgp>\n\t\t\t\t</tdgp>\n")
 
 
+def _extra_layer(spec: LayerSpec, layer_id: int, comp: CompSpec, sources: Sequence[int]) -> str:
+    if spec.text is not None:
+        return _layer(layer_id, spec.name, 0, comp, _text_body(spec.text, spec.fonts, spec.expressions),
+                      layer_type=3)
+    body = ""
+    if spec.expressions:
+        body = "".join(f'\t\t\t\t\t<tdbs><cdat bdata="0000"/><string>{_escape_expression(text)}</string></tdbs>\n'
+                       for text in spec.expressions)
+        body = f"\t\t\t\t<tdgp>\n{body}\t\t\t\t</tdgp>\n"
+    return _layer(layer_id, spec.name, sources[spec.source] if spec.source is not None else 0, comp, body)
+
+
 def _comp_item(comp: CompSpec, item_id: int, layer_ids: Iterator[int], expressions: Sequence[str],
-               sources: Sequence[int]) -> str:
+               sources: Sequence[int], extra: Sequence[LayerSpec] = ()) -> str:
     settings = chunks.cdta(comp.width, comp.height, comp.frame_rate, comp.duration_frames,
                            comp.display_start_frame, comp.work_area)
     parts = [
@@ -201,6 +227,8 @@ def _comp_item(comp: CompSpec, item_id: int, layer_ids: Iterator[int], expressio
         parts.append(_layer(next(layer_ids), f"footage {number}", source, comp, ""))
     if comp.fonts:
         parts.append(_layer(next(layer_ids), "Title", 0, comp, _text_body(comp.name, comp.fonts), layer_type=3))
+    for spec in extra:
+        parts.append(_extra_layer(spec, next(layer_ids), comp, sources))
     parts.append("\t\t</Item>\n")
     return "".join(parts)
 
@@ -251,12 +279,13 @@ def _render_queue(queue: Sequence[QueueSpec], comps: Sequence[CompSpec], comp_id
 def sample_project_text(footage: Sequence[str] = (), comps: Sequence[Union[str, CompSpec]] = ("Main",),
                         output_folder: Optional[str] = None,
                         output_template: str = "[compName]_[#####].png",
-                        expressions: Sequence[str] = (), queue: Optional[Sequence[QueueSpec]] = None) -> str:
+                        expressions: Sequence[str] = (), queue: Optional[Sequence[QueueSpec]] = None,
+                        layers: Sequence[LayerSpec] = ()) -> str:
     """The project's XML text; pure, so tests can look at it without touching disk.
 
     Without ``queue``, ``output_folder`` makes one queued item rendering the first comp (the simulator's convention
     is that queue item k renders the k-th comp, and the default keeps that true). The first comp holds a layer
-    with the ``expressions`` and one layer per footage item."""
+    with the ``expressions``, one layer per footage item, then the ``layers``."""
     if isinstance(footage, str) or isinstance(comps, str) or isinstance(expressions, str):
         raise TypeError("footage, comps and expressions are sequences of strings, not one string")
     specs = [c if isinstance(c, CompSpec) else CompSpec(name=c) for c in comps]
@@ -268,8 +297,12 @@ def sample_project_text(footage: Sequence[str] = (), comps: Sequence[Union[str, 
         _check_text(spec.name, "comp name")
         for font in spec.fonts:
             _check_text(font, "font name")
-    for value in expressions:
+    for value in list(expressions) + [e for extra in layers for e in extra.expressions]:
         _check_text(value, "expression")
+    for layer in layers:
+        _check_text(layer.name, "layer name")
+        if layer.source is not None and not 0 <= layer.source < len(footage):
+            raise ValueError(f"layer {layer.name!r} shows footage {layer.source}, which is not written")
     _check_text(output_template, "output template")
     if output_folder is not None:
         _check_text(output_folder, "output folder")
@@ -303,7 +336,7 @@ def sample_project_text(footage: Sequence[str] = (), comps: Sequence[Union[str, 
     for index, spec in enumerate(specs):
         # expressions and footage layers live in the first comp: one place is enough for every scanner and test
         parts.append(_comp_item(spec, comp_ids[index], layer_ids, expressions if index == 0 else (),
-                                footage_ids if index == 0 else ()))
+                                footage_ids if index == 0 else (), layers if index == 0 else ()))
     parts.append("\t</Fold>\n")
     parts.append(_render_queue(queue, specs, comp_ids))
     parts.append("</AfterEffectsProject>\n")
@@ -313,14 +346,16 @@ def sample_project_text(footage: Sequence[str] = (), comps: Sequence[Union[str, 
 def write_sample_project(path: Union[str, "os.PathLike[str]"], footage: Sequence[str] = (),
                          comps: Sequence[Union[str, CompSpec]] = ("Main",), output_folder: Optional[str] = None,
                          output_template: str = "[compName]_[#####].png",
-                         expressions: Sequence[str] = (), queue: Optional[Sequence[QueueSpec]] = None) -> Path:
+                         expressions: Sequence[str] = (), queue: Optional[Sequence[QueueSpec]] = None,
+                         layers: Sequence[LayerSpec] = ()) -> Path:
     """Write the project atomically (temp file in the same folder, then rename) and return its path.
 
     A footage path ending in a separator is an image-sequence folder (`target_is_folder="1"`); paths, names and
     expressions are given unescaped and written XML-escaped.
     """
     text = sample_project_text(footage=footage, comps=comps, output_folder=output_folder,
-                               output_template=output_template, expressions=expressions, queue=queue)
+                               output_template=output_template, expressions=expressions, queue=queue,
+                               layers=layers)
     dst = Path(path)
     with atomic_write(dst) as handle:
         handle.write(text.encode("utf-8"))

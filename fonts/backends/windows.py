@@ -11,6 +11,7 @@ this module imports on any OS) or a recording fake in tests.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
@@ -23,6 +24,7 @@ HWND_BROADCAST = 0xFFFF
 WM_FONTCHANGE = 0x001D
 SMTO_ABORTIFHUNG = 0x0002
 BROADCAST_TIMEOUT_MS = 2000
+_ONLY_WINDOWS = "winreg, gdi32 and user32 exist only on Windows"
 
 
 def default_fonts_dir(home: Optional[Path] = None, environ: Optional[Mapping[str, str]] = None) -> Path:
@@ -39,9 +41,12 @@ def registry_value_name(font: FontFile, unique_tag: Optional[str] = None) -> str
 
 
 class WindowsOsCalls:
-    """The real calls (HKCU registry, gdi32, user32). Imports happen inside each call."""
+    """The real calls (HKCU registry, gdi32, user32). Imports happen inside each call; elsewhere than on Windows each
+    call raises ImportError (the ``sys.platform`` check also tells the type checker what runs where)."""
 
     def get_font_value(self, name: str) -> Optional[str]:
+        if sys.platform != "win32":
+            raise ImportError(_ONLY_WINDOWS)
         import winreg
 
         try:
@@ -52,12 +57,16 @@ class WindowsOsCalls:
         return str(value)
 
     def set_font_value(self, name: str, data: str) -> None:
+        if sys.platform != "win32":
+            raise ImportError(_ONLY_WINDOWS)
         import winreg
 
         with winreg.CreateKeyEx(winreg.HKEY_CURRENT_USER, FONTS_KEY, 0, winreg.KEY_SET_VALUE) as key:
             winreg.SetValueEx(key, name, 0, winreg.REG_SZ, data)
 
     def delete_font_value(self, name: str) -> None:
+        if sys.platform != "win32":
+            raise ImportError(_ONLY_WINDOWS)
         import winreg
 
         try:
@@ -67,26 +76,32 @@ class WindowsOsCalls:
             pass
 
     def add_font_resource(self, path: str) -> int:
+        if sys.platform != "win32":
+            raise ImportError(_ONLY_WINDOWS)
         import ctypes
 
-        gdi32 = ctypes.WinDLL("gdi32", use_last_error=True)  # type: ignore[attr-defined]
+        gdi32 = ctypes.WinDLL("gdi32", use_last_error=True)
         gdi32.AddFontResourceW.argtypes = [ctypes.c_wchar_p]
         gdi32.AddFontResourceW.restype = ctypes.c_int
         return int(gdi32.AddFontResourceW(path))
 
     def remove_font_resource(self, path: str) -> bool:
+        if sys.platform != "win32":
+            raise ImportError(_ONLY_WINDOWS)
         import ctypes
 
-        gdi32 = ctypes.WinDLL("gdi32", use_last_error=True)  # type: ignore[attr-defined]
+        gdi32 = ctypes.WinDLL("gdi32", use_last_error=True)
         gdi32.RemoveFontResourceW.argtypes = [ctypes.c_wchar_p]
         gdi32.RemoveFontResourceW.restype = ctypes.c_int
         return bool(gdi32.RemoveFontResourceW(path))
 
     def broadcast_font_change(self) -> None:
+        if sys.platform != "win32":
+            raise ImportError(_ONLY_WINDOWS)
         import ctypes
         from ctypes import wintypes
 
-        user32 = ctypes.WinDLL("user32", use_last_error=True)  # type: ignore[attr-defined]
+        user32 = ctypes.WinDLL("user32", use_last_error=True)
         send = user32.SendMessageTimeoutW
         send.argtypes = [wintypes.HWND, wintypes.UINT, wintypes.WPARAM, wintypes.LPARAM, wintypes.UINT,
                          wintypes.UINT, ctypes.POINTER(ctypes.c_size_t)]

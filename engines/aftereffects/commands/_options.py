@@ -14,12 +14,14 @@ from engines.aftereffects.options import BY_NAME
 
 GROUP_TITLES = {"planning": "planning (how many aerender children, which CPUs)",
                 "running": "running (scheduling, watching, retrying, verifying)",
-                "aerender": "aerender"}
+                "aerender": "aerender",
+                "actions": "post-render actions (after every frame is verified)"}
 
 
-def add_target_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--comp NAME`` | ``--rqindex N``, exactly one (the Job checks it again with ``options.check_target``)."""
-    target = parser.add_mutually_exclusive_group(required=True)
+def add_target_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    """``--comp NAME`` | ``--rqindex N``, exactly one (the Job checks it again with ``options.check_target``);
+    ``required=False`` where another option can stand in for both (``deadline bundle --job``)."""
+    target = parser.add_mutually_exclusive_group(required=required)
     for name in ("comp", "rqindex"):
         option = BY_NAME[name]
         target.add_argument(option.flag, type=cli_type(option), metavar=option.metavar, help=option.describe())

@@ -98,10 +98,13 @@ def _target_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _bundle_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("project", metavar="PROJECT", help="the .aepx/.aep project")
-    add_target_arguments(parser)
-    parser.add_argument("--frames", required=True, metavar="SPEC", help="frame spec: 1-100, 1-100:5, 1-48x2 ...")
-    parser.add_argument("--output-dir", required=True, metavar="DIR", help="folder the frames or movie go to")
+    parser.add_argument("project", metavar="PROJECT", nargs="?", help="the .aepx/.aep project (not with --job)")
+    add_target_arguments(parser, required=False)
+    parser.add_argument("--frames", metavar="SPEC", help="frame spec: 1-100, 1-100:5, 1-48x2 ...")
+    parser.add_argument("--output-dir", metavar="DIR", help="folder the frames or movie go to")
+    job = parser.add_argument_group("template jobs (instead of PROJECT, --comp|--rqindex, --frames, --output-dir)")
+    job.add_argument("--job", metavar="JOB.json", help="a template job: one task per row (or --rows-per-task rows)")
+    job.add_argument("--rows-per-task", type=_int(1), default=1, metavar="N", help="rows per task (default 1)")
     parser.add_argument("--pattern", metavar="P",
                         help="file name pattern in DIR (default [compName]_[#####].png; --video: [compName].mov)")
     parser.add_argument("--chunk-size", type=_int(1), metavar="N", help="frames per task (default 10; video 50)")
@@ -129,11 +132,43 @@ def request_from_args(args: argparse.Namespace) -> BundleRequest:
         max_retries_per_task=args.max_retries_per_task)
 
 
+IMAGE_ONLY = ("project", "comp", "rqindex", "frames", "output_dir", "pattern", "chunk_size", "fonts")
+
+
 def _write(args: argparse.Namespace) -> Path:
+    if args.job:
+        return _write_job(args)
+    target = None if args.comp is None and args.rqindex is None else True
+    missing = [name for name, value in (("PROJECT", args.project), ("--comp or --rqindex", target),
+                                        ("--frames", args.frames), ("--output-dir", args.output_dir)) if value is None]
+    if missing:
+        raise BundleError(f"the following arguments are required: {', '.join(missing)} (or --job JOB.json)")
     req = request_from_args(args)
     req.warnings += check_submission(req.project, req.comp, req.rqindex, req.frames)  # before anything is written
     bundle = write_bundle(req, Path(args.bundle_dir) if args.bundle_dir else None, force=args.force)
     for warning in req.warnings:
+        print(f"aefarm deadline: warning: {warning}", file=sys.stderr)
+    return bundle
+
+
+def _write_job(args: argparse.Namespace) -> Path:
+    """The bundle of a template job: its render comes from the job file, so the single-render options are refused."""
+    from engines.aftereffects.jobs.farm import write_job_bundle
+
+    given = [name for name in IMAGE_ONLY if getattr(args, name, None) not in (None, False)]
+    options = option_values(args, on_surface("openjd"))
+    aerender = options.pop("aerender", None)  # AerenderPath: the workers' aerender, a parameter of the job bundle
+    given += [name for name, value in options.items() if value is not None]
+    if args.video:
+        given.append("video")
+    if given:
+        flag = "PROJECT" if given[0] == "project" else "--" + given[0].replace("_", "-")
+        raise BundleError(f"{flag}: a template job's render is in its job file; give --job alone (with -o, "
+                          "--rows-per-task, --aerender, --priority, --max-retries-per-task, --force)")
+    bundle, warnings = write_job_bundle(Path(args.job), Path(args.bundle_dir) if args.bundle_dir else None,
+                                        args.rows_per_task, aerender, args.priority,
+                                        args.max_retries_per_task, args.force)
+    for warning in warnings:
         print(f"aefarm deadline: warning: {warning}", file=sys.stderr)
     return bundle
 

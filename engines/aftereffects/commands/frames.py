@@ -23,7 +23,8 @@ import sys
 from typing import Any, Dict, Iterable, Optional, Sequence
 
 from engines.aftereffects.task_chunks import task_chunks
-from stmpo.frames import FrameSet, FrameSpecError, aws_batch_slice_from_env
+from stmpo.errors import FrameSpecError
+from stmpo.frames import FrameSet, aws_batch_slice_from_env
 
 LIST_LIMIT = 1_000_000
 CHUNK_LIMIT = 1_000_000

@@ -116,10 +116,31 @@ def build_job(args: argparse.Namespace) -> Job:
         raise StmpoError(f"--fonts folder not found: {args.fonts}")
     if args.numa_map and not Path(args.numa_map).is_file():
         raise StmpoError(f"--numa-map file not found: {args.numa_map}")
+    _check_actions(args, output, frames)
     return Job.from_options(values, project=project.resolve(), output=output, frames=frames, comp=args.comp,
                             rqindex=args.rqindex, rules=rules, target_os=target_os, env=env,
                             extra_args=list(args.aerender_arg), fonts=Path(args.fonts) if args.fonts else None,
                             converted_dir=_converted_dir(args.converted_dir))
+
+
+def _check_actions(args: argparse.Namespace, output: str, frames: FrameSet) -> None:
+    """--encode needs an image sequence of consecutive frames; --notify an http(s) URL (before anything starts)."""
+    if args.notify:
+        from engines.aftereffects.jobs.notify import check_url
+
+        try:
+            check_url(args.notify, "--notify")
+        except ValueError as exc:
+            raise StmpoError(str(exc)) from None
+    if args.encode:
+        from stmpo.outputs import MOVIE_EXTENSIONS
+
+        if os.path.splitext(output)[1].lower() in MOVIE_EXTENSIONS:
+            raise StmpoError(f"--encode {args.encode}: --output is a movie already; encode renders image sequences")
+        listed = list(frames)
+        if listed != list(range(listed[0], listed[0] + len(listed))):
+            raise StmpoError(f"--encode {args.encode}: --frames {args.frames} is stepped; a movie needs consecutive "
+                             "frames")
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -1,0 +1,61 @@
+"""Render several Jobs through one pool of aerender children (a batch of template variants).
+
+The counterpart of ``render.render_job`` for many renders at once: remap each job's project (when it has rules),
+install the fonts once, plan the children for all their frames together, and run them as *targets* of one executor
+run (``stmpo.targets``): chunks never span two renders, and a slot that finishes takes the next render's frames at
+once. The caller checks each job first (``preflight_job.check_job``), so one bad variant never reaches the pool.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, List, Optional, Sequence, Tuple
+
+from engines.aftereffects.job import Job
+from engines.aftereffects.render import remap_project, resolve_aerender
+from stmpo.frames import FrameSet
+from stmpo.host import Host, detect_host, load_numa_map
+from stmpo.plan import Plan, make_plan
+from stmpo.report import RunReport
+from stmpo.run import Executor, run
+
+
+def plan_pool(jobs: Sequence[Job], host: Host) -> Plan:
+    """The plan for every frame of ``jobs`` together (the first job's settings: one job file gave them all)."""
+    first = jobs[0]
+    if first.numa_map is not None:
+        host = host.with_numa_nodes(load_numa_map(first.numa_map))
+    total = sum(len(job.frames) for job in jobs)
+    return make_plan(FrameSet.from_frames(range(total)), first.settings, host, min_chunk=first.options.min_chunk)
+
+
+def render_pool(jobs: Sequence[Job], reporter: Any, *, cancel_event: Optional[threading.Event] = None,
+                host: Optional[Host] = None, handle_signals: bool = True) -> Tuple[RunReport, List[RunReport]]:
+    """(the run's report, one report per job in order). Jobs must share the run options and environment (they come
+    from one job file); their fonts (the first job's) are installed once for the whole run."""
+    if not jobs:
+        raise ValueError("render_pool needs at least one job")
+    aerender = resolve_aerender(jobs[0])
+    host = host or detect_host()
+    plan = plan_pool(jobs, host)
+    converted = [remap_project(job, reporter) for job in jobs]
+    first = converted[0]
+    token = None
+    if first.fonts is not None:
+        from fonts.install import install
+
+        token = install(first.fonts)
+        reporter.message(f"fonts: installed the fonts of {first.fonts} for this batch")
+    try:
+        executors: List[Executor] = []
+        report = run(plan, first, reporter, aerender=aerender, options=first.options, cancel_event=cancel_event,
+                     handle_signals=handle_signals, processor_groups=host.processor_groups,
+                     targets=converted, executor_out=executors)
+        return report, list(executors[0].target_reports)
+    finally:
+        if token is not None:
+            from fonts.install import remove
+
+            try:
+                remove(token)
+            except Exception as exc:  # noqa: BLE001 - a failed font removal must not hide the render's result
+                reporter.message(f"fonts: warning: could not remove the batch's fonts: {exc}")
