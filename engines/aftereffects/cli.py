@@ -104,7 +104,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return _main(argv_list)
     finally:
-        if latch is not None:
+        # argv None: this is the process's own command line (console script, ``python -m``), and the process ends
+        # now: the latch stays, so a cancel signal that arrives after the render finished changes nothing (with
+        # the default handler back it would kill the process: exit -15 after a verified render). Called with a
+        # list (tests, embedding): the previous handlers are put back.
+        if latch is not None and argv is not None:
             latch.restore()
 
 
