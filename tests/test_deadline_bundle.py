@@ -389,3 +389,14 @@ def test_session_without_fonts_writes_no_token(tmp_path, aefarm):
     aefarm("deadline", "session-enter", "--kind", "video", "--output-dir", tmp_path / "o", "--pattern", "m.mov",
            "--frames", "1-3", "--fonts-dir=", "--token-file", token, check=0)
     assert (tmp_path / "o").is_dir() and not token.exists()
+
+
+def test_a_video_task_refused_by_preflight_writes_nothing(tmp_path, aefarm, aerender_sim):
+    """Nothing is written before the request is checked: not even the movie segments' folder."""
+    project = write_sample_project(tmp_path / "p.aepx")
+    out = tmp_path / "o"
+    done = aefarm("deadline", "task", "--kind", "video", f"--project={project}", "--comp-name=Mian",
+                  f"--output-dir={out}", "--pattern=m.mov", "--frames=1-3",
+                  env={**os.environ, "AERENDER_PATH": aerender_sim}, check=2)
+    assert "Mian" in done.stdout and "Main" in done.stdout  # the typo, and the closest existing comp
+    assert not out.exists()

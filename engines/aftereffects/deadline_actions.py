@@ -223,21 +223,13 @@ def render_command(job: Job, values: TaskValues) -> List[str]:
     return argv + cli_arguments(job.option_values())
 
 
-def prepare_task(values: TaskValues) -> Job:
-    """The task's Job, with the folder of a movie segment created."""
-    job = task_job(values)
-    if values.kind == "video":
-        Path(job.output).parent.mkdir(parents=True, exist_ok=True)
-    return job
-
-
 def run_task(values: TaskValues) -> int:
     """Build the Job from the template's values and render it in this process, as `aefarm render` does (the same
     ``render_with_progress``), so the task's cancel signal reaches the executor. Bad values: `openjd_fail:` and
     the error; otherwise the render's exit code (4: frames missing)."""
     from engines.aftereffects.render import render_with_progress
 
-    job = with_openjd_fail(prepare_task, values)
+    job = with_openjd_fail(task_job, values)  # nothing written yet: the staging makes folders after preflight
     print("aefarm render " + " ".join(shlex.quote(a) for a in render_command(job, values)), flush=True)
     return render_with_progress(job, values.progress)
 
