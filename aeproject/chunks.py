@@ -18,7 +18,7 @@ Uncertain, and therefore used only where a wrong value cannot do harm: the rende
 when its size is the 2246 bytes py_aep describes (other sizes are older layouts: comp id, status and time span are
 then reported unknown); ``sspc`` fields past byte 160 (sequence start/end/padding) vary by version and are not used;
 no real .aepx with a filled render queue was found, so the ``LItm``/``LOm`` grouping rests on py_aep's reading of
-binary .aep files (the .aepx is the same chunk tree, FORMATS.md §1).
+binary .aep files (the .aepx is the same chunk tree, docs/formats.md §1).
 All integers are big-endian (RIFX).
 """
 from __future__ import annotations

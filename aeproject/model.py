@@ -27,7 +27,7 @@ class FileRef:
     """A ``<fileReference>``: ``path`` as written (unescaped), ``platform`` (``Win``/``MacPOSIX``), whether it names a
     folder, and the span of its ``fullpath`` value. ``attributes`` holds every attribute as (unescaped value, span of
     its raw value), so a writer can keep ``platform``, ``target_is_folder``, ``ascendcount_*`` and ``server_*``
-    consistent with a new path (FORMATS.md §1)."""
+    consistent with a new path (docs/formats.md §1)."""
 
     path: str
     platform: str

@@ -1,6 +1,6 @@
 """``read_project``: one streaming pass over an .aepx into ``aeproject.model.Project``.
 
-Where things sit (FORMATS.md §1; the binary layouts are in ``aeproject.chunks``):
+Where things sit (docs/formats.md §1; the binary layouts are in ``aeproject.chunks``):
 
 - items: ``Fold > Item`` (folders nest: ``Item > Sfdr > Item``); ``idta`` says the type and id, the item's first
   ``<string>`` its name; comps carry ``cdta`` and ``Layr`` layers (``ldta`` + a ``<string>`` name; a text layer

@@ -2,7 +2,7 @@
 asset references).
 
 After Effects often references a sequence by its first frame's file (``plate_0001.png``), not by its folder
-(FORMATS.md §7): shipping that one file leaves the worker without the rest. A file is one frame of a sequence when
+(docs/formats.md §7): shipping that one file leaves the worker without the rest. A file is one frame of a sequence when
 its name ends (before the extension) in a frame number and other files of the same folder differ from it only in
 that number. Only image formats form sequences (a numbered movie is a file of its own).
 

@@ -2,7 +2,7 @@
 literals replaced. Pure: the caller reads the project (``aeproject.reader``) and writes the edits
 (``remap.splice``), so a variant differs from its template only in the replaced values (the byte-exact contract).
 
-Where each value lives (FORMATS.md §1; ``aeproject.model`` gives every span):
+Where each value lives (docs/formats.md §1; ``aeproject.model`` gives every span):
 
 - a footage item's ``<fileReference>``: ``fullpath`` is the new path; ``platform`` follows it (``Win`` for drive and
   UNC paths, else ``MacPOSIX``); ``target_is_folder`` says whether it names a folder (an image-sequence folder);

@@ -9,7 +9,7 @@ token (``bytes.find`` and compiled regular expressions), and keeps only what the
   delimiters without being held in memory, however long its ``bdata`` is;
 - the text of elements named in ``text_in`` (``<string>``), with its span.
 
-Safety, as in ``remap.aepx`` (FORMATS.md §1): a DOCTYPE is refused (After Effects never writes one; entity
+Safety, as in ``remap.aepx`` (docs/formats.md §1): a DOCTYPE is refused (After Effects never writes one; entity
 declarations are how expansion attacks arrive), so only the five predefined entities and character references are
 expanded; encodings other than UTF-8 are refused (``remap.aepx_check.check_head``); nothing is fetched. Memory stays at
 one block plus the token being read (a kept tag or text longer than ``max_token`` is skipped and noted, not held).

@@ -1,7 +1,7 @@
 """Byte-exact, streaming path conversion of After Effects XML projects (.aepx): the converter's entry points.
 
 Re-serialising the XML tree changes bytes (quoting, attribute order, entities, whitespace), so the converter never
-builds one. It streams the file in blocks and rewrites only the few places paths live (FORMATS.md §1); everything
+builds one. It streams the file in blocks and rewrites only the few places paths live (docs/formats.md §1); everything
 else is copied byte for byte, including a fileReference's ``server_name``, ``server_volume_name`` and
 ``ascendcount_*`` (After Effects' fallbacks when ``fullpath`` is not found; rewriting them would be a guess).
 

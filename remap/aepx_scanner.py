@@ -1,4 +1,4 @@
-"""The .aepx scanner: one pass that finds the places paths live and maps them (FORMATS.md §1).
+"""The .aepx scanner: one pass that finds the places paths live and maps them (docs/formats.md §1).
 
 - ``<fileReference ... fullpath="...">`` below ``<Pin>`` (footage) or ``<LOm>`` (render-queue output): the value is
   mapped; ``platform`` is set to ``Win``/``MacPOSIX`` when the mapped path's OS differs;
@@ -212,7 +212,7 @@ class AepxScanner(BlockStream):
         return end
 
     def string(self, s: int, ts: int) -> int:
-        """A ``<string>``: an expression when the element just before it is a ``<cdat>`` (FORMATS.md §1)."""
+        """A ``<string>``: an expression when the element just before it is a ``<cdat>`` (docs/formats.md §1)."""
         buf = self.buf
         k = s
         while k > 0 and buf[k - 1] in _WS:

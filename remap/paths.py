@@ -5,7 +5,7 @@ it is only cut into components on its family's separators. The prefix part is co
 separator, any case; long-path ``\\\\?\\`` prefixes and ``file:`` URIs unwrapped) while the remainder components are
 kept verbatim (for URIs: still percent-encoded) so they can be re-joined unchanged.
 
-Forms understood (see FORMATS.md §2):
+Forms understood (see docs/formats.md §2):
 
 - Windows drive paths ``C:\\x``, ``c:/x``, mixed separators; a bare ``C:`` only where ``allow_bare_drive`` is set
   (rule prefixes), since in a project it means "current folder of drive C" and is relative;

@@ -1,6 +1,6 @@
 """A set of mapping rules compiled for matching: one model for CLI pairs, OpenJD rules files and accsyn mappings.
 
-Semantics (FORMATS.md §2):
+Semantics (docs/formats.md §2):
 
 - the longest source prefix wins, and a prefix only matches on a component boundary (``\\\\srv\\proj`` never matches
   ``\\\\srv\\project2``);

@@ -1,4 +1,4 @@
-"""Finding Adobe's aerender and building its command lines (FORMATS.md §3).
+"""Finding Adobe's aerender and building its command lines (docs/formats.md §3.1).
 
 Discovery order (the first place that is *set* decides, so a farm never silently falls back to another After Effects
 version than the one it configured):

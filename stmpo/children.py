@@ -12,7 +12,7 @@ group or job, and every process carrying the invocation's tree tag (``stmpo.proc
 environment -- which finds a worker that left the group (``setsid``) and was orphaned before any snapshot, whoever
 its parent is now (``TreeTags``).
 
-When the child is finished: when its whole tree has exited, not when the launcher did (FORMATS.md §7: the launcher
+When the child is finished: when its whole tree has exited, not when the launcher did (docs/formats.md §7: the launcher
 can exit 0 while the After Effects process it started is still writing the last frame). After a launcher exit 0
 the waiter waits for the rest of the tree, without a limit of its own: the executor bounds the wait (its stall
 watchdog, the finish grace, a cancel) by calling ``terminate_tree``. After a launcher that failed (non-zero exit, a

@@ -8,7 +8,7 @@ proven), so its rules are written once. A frame of an image sequence is delivere
 (b) **its file is proven closed**: a later frame's line arrived (``on_frame_line``: aerender reports frames in
     order, so the output module has moved on), or the comp-finished lines (``on_comp_finished``: ``Finished
     composition`` / ``Total Time Elapsed``), or the child's WHOLE process tree exited (``on_tree_exit``: nothing of
-    it can write any more; the launcher's own exit proves nothing, FORMATS.md §7);
+    it can write any more; the launcher's own exit proves nothing, docs/formats.md §7);
 (c) **the file is structurally whole** for its format (``stmpo.framecheck.check_frame``: PNG, JPEG, TIFF, TGA,
     PSD, OpenEXR, DPX, Cineon).
 
@@ -154,7 +154,7 @@ class FrameDelivery:
             if not self._said_unknown:
                 self._said_unknown = True
                 self.warn(f"no structural check for {os.path.splitext(path)[1] or 'files without an extension'} "
-                          f"frames: they are delivered when closed and not empty (FORMATS.md §7)")
+                          f"frames: they are delivered when closed and not empty (docs/formats.md §7)")
             return Verdict(True, UNKNOWN) if frame_ok(path) else Verdict(False, UNKNOWN, "missing or empty file")
         return check_frame(path, self.format, pillow=pillow)
 

@@ -1,6 +1,6 @@
 """What an aerender line means for the render (pure: text in, classes out; no processes, no I/O).
 
-Two decisions (issue 11, FORMATS.md §7):
+Two decisions (issue 11, docs/formats.md §7):
 
 1. **Warning classes.** After Effects reports conditions that make the output wrong as warnings, and renders anyway:
    `missing-footage` (in any wording, also an error logged inside a WARNING line), `missing-fonts` (substitute

@@ -2,7 +2,7 @@
 
 A scheduler *chunk* owns a contiguous, ordered assignment and runs one aerender *invocation* per step-1 run of it
 (``-s first -e last``). Stepped frame sets (``1-48x2``) therefore run each frame as its own ``-s N -e N`` invocation
-inside the same chunk, because real aerender's ``-i`` semantics for image sequences are uncertain (FORMATS.md §3);
+inside the same chunk, because real aerender's ``-i`` semantics for image sequences are uncertain (docs/formats.md §3);
 ``use_increment=True`` opts into one ``-s -e -i`` invocation per constant-step run instead.
 
 Why a module of its own: the executor's loop and ``--dry-run`` must build exactly the same command lines, and the

@@ -4,7 +4,7 @@ aerender's stdout is messy in ways that matter for correctness: Windows builds e
 `\\r`, text may come in the ANSI code page instead of UTF-8, launcher and render lines use different spacing, log
 files drop the `PROGRESS:` prefix, and comp names are quoted three ways. Everything here turns those bytes into
 whole `str` lines and then into a few typed events, so the executor and the reporters never look at raw text.
-See FORMATS.md §3.
+See docs/formats.md §3.2.
 """
 from __future__ import annotations
 
@@ -176,7 +176,7 @@ class UnparsedProgress:
 Event = Union[FrameRendered, CompStarted, CompFinished, TotalTime, FatalError, AeWarning, UnparsedProgress]
 
 _PREFIX = re.compile(r"^\ufeff?\s*PROGRESS:\s*", re.IGNORECASE)
-# Frame lines (FORMATS.md §3, §7): `H:MM:SS:FF` with `;` for drop-frame (any hour count), a frame number, or
+# Frame lines (docs/formats.md §3, §7): `H:MM:SS:FF` with `;` for drop-frame (any hour count), a frame number, or
 # feet+frames; then `(ordinal)` with an optional field letter U/L; then `: duration` (missing in cut lines).
 # Spaces anywhere between the parts; fullwidth parentheses and colon accepted (CJK builds).
 _TC = r"(?:-?\d+(?:[:;.]\d+){3}|\d+\+\d+|-?\d+)"

@@ -1,8 +1,8 @@
 """Where each frame lands, how an aerender child's output reaches it, and how we know it is there.
 
 Decision (staging, documented for the run report and README): every chunk renders into its OWN staging folder, and
-each frame is renamed into its final name once it is complete -- when its PROGRESS line arrived, or when the child
-exited 0 without a fatal line. Why:
+each frame is renamed into its final name once it is proven -- its own progress line, its file closed and
+structurally whole; ``stmpo.delivery`` is the one place that decides (docs/formats.md §7, §9). Why:
 
 - Work stealing shrinks a chunk's assignment while it renders; the stopped child may already have begun writing the
   frame after its split, which the thief renders too. With one folder per chunk the two never write the same file,

@@ -178,7 +178,7 @@ class LogReporter(Reporter):
 
 
 class OpenJDReporter(Reporter):
-    """Open Job Description stdout protocol (FORMATS.md §5), every protocol line whole and at column 0.
+    """Open Job Description stdout protocol (docs/formats.md §5, §15), every protocol line whole and at column 0.
 
     `openjd_progress:` only ever grows (floor to 0.1 of verified/total); milestones go out as `openjd_status:`;
     a failed run says why in `openjd_fail:` (the exit code still decides). Child output stays plain, prefixed, so
@@ -236,7 +236,7 @@ def accsyn_frame_line(frame: int) -> str:
 
 
 class AccsynReporter(Reporter):
-    """accsyn compute-app markers (FORMATS.md §4): a JSON line per verified frame, the PID line per child,
+    """accsyn compute-app markers (docs/formats.md §4, §15): a JSON line per verified frame, the PID line per child,
     user-visible lines prefixed `!`. Child output stays plain, prefixed."""
 
     kind = "accsyn"

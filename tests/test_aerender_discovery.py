@@ -140,7 +140,7 @@ def test_version_probe(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# command lines (FORMATS.md §3)
+# command lines (docs/formats.md §3)
 
 def test_full_command_shape():
     argv = build_command("/ae/aerender", project="/p/My Project.aepx", comp="Main Comp", output="/o/x_[#####].png",

@@ -48,7 +48,7 @@ REAL_WARNINGS = [
     ("WARNING:After Effects warning: timeSpanStart of -0,87 seconds will cause render to have frames outside of "
      "range defined by comp displayStartTime (0,87) and end of comp duration (26,63). Render will succeed, but may "
      "have blank frames.", OTHER),
-    # FORMATS.md §3 (Adobe's -continueOnMissingFootage behaviour)
+    # docs/formats.md §3 (Adobe's -continueOnMissingFootage behaviour)
     ("MISSING FOOTAGE, drawing color bars: File Not Found C:\\a.mov", MISSING_FOOTAGE),
 ]
 
@@ -107,7 +107,7 @@ REAL_ERRORS = [
      "another-instance"),
     # github.com/inlife/nexrender/issues/223, /338, /607 (macOS Apple events)
     ("aerender ERROR -1701: AEGetParamPt failed at line 780", TRANSIENT, "apple-event"),
-    # FORMATS.md §7 (Apple-event timeout)
+    # docs/formats.md §7 (Apple-event timeout)
     ("aerender ERROR -1712: AESend failed", TRANSIENT, "apple-event"),
     # github.com/inlife/nexrender/issues/428 (Chinese After Effects 17.1.1, as posted): unreadable, so transient
     (f"aerender Error: After Effects{R}: 2\"y 1 {R}{R}{R}", TRANSIENT, "unknown"),

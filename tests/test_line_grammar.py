@@ -1,7 +1,7 @@
 """The frame-line grammar (issue 11): every real variant, generated, parsed back exactly; nothing that looks like
 progress is dropped silently.
 
-Variants (FORMATS.md §3, §7): launcher/render/log prefixes, extra spaces, `:` and drop-frame `;` timecodes, hour
+Variants (docs/formats.md §3, §7): launcher/render/log prefixes, extra spaces, `:` and drop-frame `;` timecodes, hour
 counts past 24, frame-number and feet+frames displays, ordinals past 100 000, field letters `U`/`L`, the three
 duration shapes, localized date stamps on comp lines (and fullwidth colons), LF / CRLF / CR-only line ends, cp1252.
 """

@@ -1,4 +1,4 @@
-"""aerender lines: splitting byte streams into lines and lines into events (FORMATS.md §3)."""
+"""aerender lines: splitting byte streams into lines and lines into events (docs/formats.md §3)."""
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,4 @@
-"""Path mapping rules: every path form of FORMATS.md §2, validation, and the laws (hypothesis)."""
+"""Path mapping rules: every path form of docs/formats.md §2, validation, and the laws (hypothesis)."""
 from __future__ import annotations
 
 import json

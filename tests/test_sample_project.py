@@ -1,4 +1,4 @@
-"""The sample .aepx writer: the shape FORMATS.md §1 describes, so scanners, converters and the simulator meet reality."""
+"""The sample .aepx writer: the shape docs/formats.md §1 describes, so scanners, converters and the simulator meet reality."""
 from __future__ import annotations
 
 import os

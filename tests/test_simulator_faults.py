@@ -1,6 +1,6 @@
 """The simulator's issue-11 fault knobs (a test instrument), each tested directly against `aerender-sim`.
 
-Every knob stands for a documented real aerender behaviour (FORMATS.md §7) that the executor must survive; these
+Every knob stands for a documented real aerender behaviour (docs/formats.md §7) that the executor must survive; these
 tests pin what the simulator does so the executor's tests can rely on it.
 """
 from __future__ import annotations

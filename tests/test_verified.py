@@ -1,5 +1,5 @@
 """Issue 11: "verified" means complete. The six reported cases, each with its expected outcome, and their variants,
-on the aerender simulator (a test instrument; its fault knobs model real aerender behaviour, FORMATS.md §7).
+on the aerender simulator (a test instrument; its fault knobs model real aerender behaviour, docs/formats.md §7).
 
 1 half-written last frame (cut with exit 0; no line for it; the launcher exits while its worker writes): the frame
   is re-rendered and delivered whole, nothing partial ever reaches a final name;

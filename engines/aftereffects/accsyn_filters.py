@@ -1,7 +1,7 @@
 """accsyn node filters: validate the comma list a job carries before it reaches the queue.
 
 accsyn itself only tells a user about a bad filter after the job sits unassigned, so the submitter checks the
-grammar up front (FORMATS.md §4):
+grammar up front (docs/formats.md §4):
 
     ram:<N[gmt]      nodes with less than N of memory (no unit: gigabytes)
     ram:>N[gmt]      nodes with more than N

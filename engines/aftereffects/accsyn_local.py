@@ -103,7 +103,7 @@ def _item(batch: Sequence[int]) -> str:
 def build_wrapper(payload: Mapping[str, Any], shares: Optional[List[Dict[str, Any]]] = None,
                   node_sharepaths: Optional[List[Dict[str, Any]]] = None, job_id: str = "local",
                   user: str = "local", site: Optional[str] = None) -> Dict[str, Any]:
-    """The daemon's ``data.json`` for this payload (FORMATS.md §4)."""
+    """The daemon's ``data.json`` for this payload (docs/formats.md §4)."""
     created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
     params = payload.get("parameters") or {}
     if not isinstance(params, Mapping):

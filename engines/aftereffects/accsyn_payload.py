@@ -1,4 +1,4 @@
-"""The accsyn submission payload (FORMATS.md §4), built from plain data: what to render plus the project's scan.
+"""The accsyn submission payload (docs/formats.md §4), built from plain data: what to render plus the project's scan.
 
 Pure: the caller scans the project (``remap.scan``) and reads files; this module only decides what the payload
 says, so it is tested without a network, a farm or a project on disk.

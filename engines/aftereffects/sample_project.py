@@ -2,7 +2,7 @@
 
 Real projects cannot be shipped (they are large, licensed and tied to one workstation's paths), yet every part of
 aefarm needs one whose footage, render-queue and expression references sit exactly where After Effects puts them
-(FORMATS.md §1). This writer produces that shape: UTF-8 declaration, the aftereffects namespace, tab indentation,
+(docs/formats.md §1). This writer produces that shape: UTF-8 declaration, the aftereffects namespace, tab indentation,
 `Fold > Item > Pin > Als2 > fileReference` footage, named comp items with real `cdta` settings and `Layr` layers
 (`ldta`; text layers with `btdk` font data), expressions, and a render queue laid out as After Effects lays it out
 (`LRdr > list` render settings with each item's comp id and status, `Rout`, `LItm > list + LOm` output modules).
@@ -72,7 +72,7 @@ def _escape_attr(text: str) -> str:
 
 
 def _escape_expression(text: str) -> str:
-    """After Effects writes quotes in expression text as &quot; (FORMATS.md §1); line breaks stay literal."""
+    """After Effects writes quotes in expression text as &quot; (docs/formats.md §1); line breaks stay literal."""
     return _escape_text(text).replace('"', "&quot;")
 
 
