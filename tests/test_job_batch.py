@@ -19,6 +19,8 @@ from webhook import Webhook
 
 from aerender_sim.png import BAND_ROWS, HEIGHT, WIDTH, read_frame_sources, sources_colour
 from engines.aftereffects.jobs.names import safe_component
+from stmpo.frames import FrameSet
+from stmpo.history import history_path
 from stmpo.movies import find_ffmpeg, movie_frame_count
 
 ROWS = 20
@@ -89,6 +91,23 @@ def test_twenty_variants_render_through_one_pool_into_verified_movies(batch):
                                  capture_output=True, text=True, check=True).stdout.split()
         assert streams[0] == "h264,video,3" and streams[1].startswith("aac,audio,"), (movie, streams)
         assert len(streams) == 2
+
+
+def test_the_batch_leaves_a_final_picture_and_no_history_record(batch):
+    """The pool's HTML report beside the batch report: one lane per child slot, one bar per aerender invocation;
+    a pool's frames are several renders', so nothing goes into the render history."""
+    root = batch["root"]
+    pool = json.loads((root / "report.json").read_text())["pool"]
+    assert pool["ok"] and pool["frames"] == f"{3 * ROWS} frames"
+    page = (root / "report.html").read_text(encoding="utf-8")
+    assert f"{ROWS} renders" in page
+    assert page.count('class="lane"') == len({c["slot"] for c in pool["chunks"]}) == 4
+    assert page.count('class="inv ') == sum(len(c["invocations"]) for c in pool["chunks"])
+    assert f"HTML report: {root / 'report.html'}" in batch["proc"].stdout
+    history = history_path()  # the state folder this test session set (conftest) and the batch inherited
+    frames = str(FrameSet.from_frames(range(3 * ROWS)))
+    records = [json.loads(line) for line in history.read_text().splitlines()] if history.exists() else []
+    assert not [r for r in records if r.get("frames") == frames], "a pool wrote a history record"
 
 
 def test_each_variant_carries_its_own_rows_data(batch):

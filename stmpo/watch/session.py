@@ -53,8 +53,9 @@ class WatchSession:
     reporter: Any  # give this one to the executor
 
     def __init__(self, job: Any, plan: Any, reporter: Any, host: Any = None,
-                 project: Optional[Path] = None) -> None:
+                 project: Optional[Path] = None, history: bool = True) -> None:
         self.job, self.plan, self.inner = job, plan, reporter
+        self.uses_history = history
         options = getattr(job, "options", None)
         self.report_path: Optional[Path] = getattr(options, "report", None)
         self.html_path = html_path_for(self.report_path, getattr(options, "report_html", None))
@@ -74,6 +75,18 @@ class WatchSession:
 
     # -- before ---------------------------------------------------------------------------------------------
     def _prepare(self) -> None:
+        if self.uses_history:  # project_hash stays None otherwise: no record either
+            self._estimate()
+        # kept in memory for every run (start-up boundaries for the history, warnings for the HTML report), written
+        # to the report file while the run lasts only when there is one
+        redact = getattr(self.inner, "redact", None) or (lambda text: text)
+        self.live = LiveReport(self.context(), slots=int(getattr(self.plan, "concurrency", 1)),
+                               total=len(self.job.frames), redact=redact,
+                               predicted=self.estimate.seconds if self.estimate else None)
+        if self.report_path is not None:
+            self.live_writer = LiveWriter(Path(self.report_path), self.live.to_json, LIVE_INTERVAL).start()
+
+    def _estimate(self) -> None:
         try:
             self.project_hash = history.project_hash(self.project)
             slots = int(getattr(self.plan, "concurrency", 1))
@@ -85,14 +98,6 @@ class WatchSession:
                 handoff=self.options["handoff"], use_increment=self.options["use_increment"])
         except Exception as exc:  # noqa: BLE001 - no estimate is never a reason not to render
             self.inner.message(f"history: no estimate ({type(exc).__name__}: {exc})")
-        # kept in memory for every run (start-up boundaries for the history, warnings for the HTML report), written
-        # to the report file while the run lasts only when there is one
-        redact = getattr(self.inner, "redact", None) or (lambda text: text)
-        self.live = LiveReport(self.context(), slots=int(getattr(self.plan, "concurrency", 1)),
-                               total=len(self.job.frames), redact=redact,
-                               predicted=self.estimate.seconds if self.estimate else None)
-        if self.report_path is not None:
-            self.live_writer = LiveWriter(Path(self.report_path), self.live.to_json, LIVE_INTERVAL).start()
 
     def context(self) -> dict:
         """The fields the watch adds to a report: job, host, pid, estimate, frames, output, plan."""
@@ -185,7 +190,9 @@ class _Watching:
             self.session.failed(exc)
 
 
-def watch_run(job: Any, plan: Any, reporter: Any, host: Any = None, project: Optional[Path] = None) -> _Watching:
-    """A context manager giving the ``WatchSession`` of one run (see the module docstring)."""
-    return _Watching(WatchSession(job, plan, reporter, host, project))
+def watch_run(job: Any, plan: Any, reporter: Any, host: Any = None, project: Optional[Path] = None,
+              history: bool = True) -> _Watching:
+    """A context manager giving the ``WatchSession`` of one run (see the module docstring). ``history=False``: no
+    estimate before and no history record after (a pool of several renders, ``engines.aftereffects.pool``)."""
+    return _Watching(WatchSession(job, plan, reporter, host, project, history))
 

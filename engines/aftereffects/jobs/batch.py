@@ -226,7 +226,8 @@ def _run(checked: Checked, request: RunRequest, reporter: Any) -> Dict[str, Any]
     cancelled = False
     if todo:
         reporter.message(f"rendering {len(todo)} variants through one pool ({len(frames)} frames each)")
-        run_report, reports = render_pool([job for _, _, job in todo], reporter)
+        run_report, reports = render_pool([job for _, _, job in todo], reporter, report=request.report,
+                                          template=spec.template)
         pool = run_report.to_json()
         cancelled = run_report.cancelled
         _finish(spec, todo, reports, frames, comp, template, tools, reporter)
