@@ -285,12 +285,28 @@ class BarReporter(Reporter):
     """
 
     kind = "bar"
+    # with an ETA from the render history (``show_eta``) the bar shows that one instead of tqdm's own remaining time
+    ETA_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]"
 
     def __init__(self, writer: OutputWriter, total: int = 0, log_dir: "os.PathLike[str] | str | None" = None,
                  redactor: Optional[Redactor] = None, stream: Optional[IO[str]] = None) -> None:
         super().__init__(writer, total, log_dir, redactor)
         self._stream = stream if stream is not None else sys.stderr
         self._bar: Any = None
+        self._eta = ""
+        self._status = ""
+
+    def show_eta(self, text: str) -> None:
+        """``text`` (e.g. ``ETA 1m20s (history)``, from ``stmpo.estimate`` through the render watch) becomes the
+        bar's ETA, in place of tqdm's rate-only remaining time."""
+        with self._lock:
+            bar = self._ensure_bar()
+            bar.bar_format = self.ETA_FORMAT
+            self._eta = text
+            self._postfix(bar)
+
+    def _postfix(self, bar: Any) -> None:
+        bar.set_postfix_str(", ".join(t for t in (self._eta, self._status) if t), refresh=False)
 
     def _ensure_bar(self) -> Any:
         if self._bar is None:
@@ -311,7 +327,8 @@ class BarReporter(Reporter):
         bar.refresh()
 
     def _show_child_started(self, chunk_id: int, pid: int, frames: str) -> None:
-        self._ensure_bar().set_postfix_str(f"chunk {chunk_id} started ({frames})", refresh=False)
+        self._status = f"chunk {chunk_id} started ({frames})"
+        self._postfix(self._ensure_bar())
 
     def _show_child_output(self, chunk_id: int, pid: int, line: str) -> None:
         if "rror" in line or "arn" in line or "ISSING" in line:

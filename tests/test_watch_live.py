@@ -156,17 +156,33 @@ def test_tee_forwards_every_call_and_adds_eta_lines():
     assert tee.kind == "openjd"  # attributes it does not define are the real reporter's
 
 
-def test_tee_prints_no_eta_lines_over_a_terminal_bar():
-    inner = Recorder()
-    inner.kind = "bar"
+def test_a_terminal_bar_shows_the_estimates_eta_instead_of_tqdms():
+    """Over a bar no ETA message lines: the bar's own ETA is the estimate's (history blended with the rate)."""
+    from stmpo.estimate import eta_seconds, format_seconds
+    from stmpo.progress import BarReporter
+
+    stream = io.StringIO()
+    bar = BarReporter(OutputWriter(io.StringIO()), 10, stream=stream)
     clock = Clock(0.0)
-    estimate = Estimate(seconds=10.0, frames=4, concurrency=1, runs=1, timed_frames=4, startups_seen=1,
-                        match="project", frame_seconds=1.0, startup=1.0, tail=0.0, overhead=0.0, exponent=None)
-    tee = WatchReporter(inner, estimate=estimate, eta_every=1.0, clock=clock)
-    tee.run_started(4, [])
-    clock.t = 100.0
+    estimate = Estimate(seconds=100.0, frames=10, concurrency=2, runs=3, timed_frames=30, startups_seen=6,
+                        match="project", frame_seconds=1.0, startup=2.0, tail=0.1, overhead=0.0, exponent=None)
+    tee = WatchReporter(bar, estimate=estimate, eta_every=30.0, clock=clock)
+    tee.run_started(10, [])
+    clock.t = 50.0
     tee.frame_done(1)
-    assert [c[0] for c in inner.calls] == ["run_started", "message", "frame_done"]
+    tee.frame_done(2)  # within a second of the last update: no new ETA
+    assert bar._bar.bar_format == BarReporter.ETA_FORMAT
+    # the update came at the first frame: 1 of 10 after 50 s: 90% of the history's 50 s left + 10% of the rate's 450 s
+    assert bar._eta == "ETA 1m 30s (history+rate)", bar._eta
+    clock.t = 60.0
+    tee.frame_done(3)
+    seconds, source = eta_seconds(60.0, 3, 10, 100.0)
+    assert bar._eta == f"ETA {format_seconds(seconds)} ({source})" != "ETA 1m 30s (history+rate)"
+    bar._bar.refresh()
+    assert bar._eta in stream.getvalue()
+    tee.run_finished(True, None, "done")
+    assert "ETA " not in "".join(line for line in stream.getvalue().splitlines() if "estimate:" not in line
+                                 and "|" not in line)  # never a message line, only in the bar
 
 
 # ------------------------------------------------------------------------------------------------ a real render

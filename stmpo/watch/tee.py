@@ -4,9 +4,9 @@ It sits between the executor and the progress reporter (bar, OpenJD, accsyn, log
 goes to the real reporter first (its protocol lines keep their order; stdout still has one writer), then updates
 the ``LiveReport`` and pokes the ``LiveWriter``. With an estimate from the history it also says the predicted wall
 time once when the run starts, and an ETA at most every ``eta_every`` seconds through the real reporter's public
-messages (OpenJD ``openjd_status:``, accsyn ``!`` lines, log lines); on a terminal bar only the starting estimate is
-printed (tqdm keeps its own rate-based ETA). Attributes it does not define (``kind``, ``announce_app``,
-``log_path`` ...) are the real reporter's.
+messages (OpenJD ``openjd_status:``, accsyn ``!`` lines, log lines); on a terminal bar the same ETA replaces tqdm's
+own rate-based one (``show_eta``, at most every ``BAR_ETA_EVERY`` seconds). Attributes it does not define
+(``kind``, ``announce_app``, ``log_path`` ...) are the real reporter's.
 """
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from typing import Any, Callable, Optional
 
 from stmpo.estimate import Estimate, format_seconds
 from stmpo.watch.live import LiveReport, LiveWriter
+
+BAR_ETA_EVERY = 1.0  # seconds between ETA updates of a terminal bar (messages: ``eta_every``)
 
 
 class WatchReporter:
@@ -106,18 +108,23 @@ class WatchReporter:
 
     # -- the ETA through the real reporter -------------------------------------------------------------------
     def _maybe_eta(self) -> None:
-        if self.estimate is None or getattr(self.inner, "kind", "log") == "bar":
+        if self.estimate is None:
             return
+        bar = getattr(self.inner, "kind", "log") == "bar"
         now = self.clock()
-        if now - self._last_eta < self.eta_every or self._done >= self._total:
+        if now - self._last_eta < (BAR_ETA_EVERY if bar else self.eta_every) or self._done >= self._total:
             return
         self._last_eta = now
         if self.live is not None:
-            eta, _ = self.live.eta()
+            eta, source = self.live.eta()
         else:
             from stmpo.estimate import eta_seconds
 
-            eta, _ = eta_seconds(now - self._started_at, self._done, self._total, self.estimate.seconds)
-        if eta is not None:
+            eta, source = eta_seconds(now - self._started_at, self._done, self._total, self.estimate.seconds)
+        if eta is None:
+            return
+        if bar:
+            self.inner.show_eta(f"ETA {format_seconds(eta)}" + (f" ({source})" if source else ""))
+        else:
             self.inner.message(f"ETA {format_seconds(eta)} ({self._done}/{self._total} frames verified)",
                                public=True)
