@@ -22,7 +22,7 @@ from stmpo.errors import StmpoError
 from stmpo.framecheck import MOVIE, UNKNOWN, check_frame, format_of
 from stmpo.frames import FrameSet
 from stmpo.movies import join_segments, movie_frame_count
-from stmpo.scheduler import Action, Done, Fail
+from stmpo.scheduler_types import Action, Done, Fail
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,8 @@ from stmpo.lines import (
     parse_line,
 )
 from stmpo.outcome import FailureLog, UnparsedLog, WarningLog, invocation_failure
-from stmpo.scheduler import Action, Scheduler
+from stmpo.scheduler import Scheduler
+from stmpo.scheduler_types import Action
 from stmpo.seams import RenderReporter
 from stmpo.settings import RunOptions
 from stmpo.targets import FrameSpace, Target

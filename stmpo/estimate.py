@@ -159,7 +159,8 @@ def simulate(frames: Sequence[int], slots: int, cost: Callable[[int], float], st
     """
     from stmpo.invocation import invocation_frames
     from stmpo.run import TICK_INTERVAL
-    from stmpo.scheduler import ChunkFailed, Done, Fail, Kill, Scheduler, Start, StopAfter
+    from stmpo.scheduler import Scheduler
+    from stmpo.scheduler_types import ChunkFailed, Done, Fail, Kill, Start, StopAfter
 
     frames = sorted(set(frames))
     if not frames:

@@ -61,7 +61,8 @@ from stmpo.proc import process_control
 from stmpo.proc.base import ProcessControl
 from stmpo.reader import LineMux
 from stmpo.report import RunReport, chunk_json, write_report
-from stmpo.scheduler import Action, ChunkFailed, Done, Fail, Kill, Scheduler, Start, StopAfter
+from stmpo.scheduler import Scheduler
+from stmpo.scheduler_types import Action, ChunkFailed, Done, Fail, Kill, Start, StopAfter
 from stmpo.seams import RenderJob, RenderReporter
 from stmpo.settings import RunOptions
 from stmpo.targets import FrameSpace, Target, judge_targets, make_targets

@@ -24,7 +24,7 @@ from stmpo.delivery import FrameDelivery
 from stmpo.frames import FrameSet
 from stmpo.outputs import OutputPattern, Staging
 from stmpo.report import RunReport
-from stmpo.scheduler import Action, Done, Fail
+from stmpo.scheduler_types import Action, Done, Fail
 from stmpo.seams import RenderJob
 
 

@@ -14,7 +14,7 @@ from watch_helpers import faulty_report
 
 from stmpo import estimate as est
 from stmpo import history
-from stmpo.scheduler import split_even
+from stmpo.scheduler_types import split_even
 
 HOST = {"name": "node", "cpus": 2}
 

@@ -15,7 +15,7 @@ from stmpo.delivery import FrameDelivery
 from stmpo.invocation import ChunkRun, Invocation, exit_reason
 from stmpo.outputs import OutputPattern, Staging
 from stmpo.report import chunk_json
-from stmpo.scheduler import Done, Fail
+from stmpo.scheduler_types import Done, Fail
 
 
 def invocation(frames, seq=1):

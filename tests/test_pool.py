@@ -19,7 +19,8 @@ from stmpo.frames import FrameSet
 from stmpo.plan import Plan, PlanSettings
 from stmpo.progress import make_reporter
 from stmpo.run import Executor, run
-from stmpo.scheduler import ChunkFailed, Fail, Kill, Scheduler, Start
+from stmpo.scheduler import Scheduler
+from stmpo.scheduler_types import ChunkFailed, Fail, Kill, Start
 from stmpo.settings import RunOptions
 from stmpo.targets import FrameSpace
 from stmpo.writer import OutputWriter

@@ -9,16 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stmpo.scheduler import (
-    ChunkFailed,
-    Done,
-    Fail,
-    Kill,
-    Scheduler,
-    Start,
-    StopAfter,
-    split_even,
-)
+from stmpo.scheduler import Scheduler
+from stmpo.scheduler_types import ChunkFailed, Done, Fail, Kill, Start, StopAfter, split_even
 
 
 # --------------------------------------------------------------------------------------------- a model of aerender

@@ -27,7 +27,8 @@ from stmpo.outputs import OutputPattern, Staging
 from stmpo.plan import Plan, make_plan
 from stmpo.report import RunReport
 from stmpo.run import run
-from stmpo.scheduler import Scheduler, Start
+from stmpo.scheduler import Scheduler
+from stmpo.scheduler_types import Start
 from stmpo.watch.session import watch_run
 
 
