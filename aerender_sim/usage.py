@@ -74,6 +74,11 @@ Behaviour knobs (environment, all optional):
                                       (setsid; POSIX only): killing the launcher's group no longer reaches it
   AERENDER_SIM_ANOTHER_INSTANCE=1     print "aerender ERROR: After Effects can not render for aerender. Another
                                       instance of aerender ... may be running ..." and exit 1 (nothing rendered)
+  AERENDER_SIM_INCREMENT=comp|consecutive|repeat   how the files of an image sequence rendered with -i N
+                                      (N > 1) are numbered: by comp frame (comp, the default: s, s+N, ...),
+                                      consecutively from s (consecutive: s, s+1, ...), or each rendered frame
+                                      written N times under its own number and the N-1 after it, never past -e
+                                      (repeat); one progress line per rendered frame in every case
   AERENDER_SIM_FIELDS=U|L             field rendering: frame lines read "0:00:00:05 (6U): 0 Seconds"
   AERENDER_SIM_LANGUAGE=en|pt|zh      localized error texts and date stamps ("30/04/2018 15:10:50" pt,
                                       "2018/04/30 15:10:50" zh); combine with ENCODING=cp936 for the mojibake a
