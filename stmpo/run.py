@@ -64,6 +64,8 @@ from stmpo.report import RunReport, chunk_json, write_report
 from stmpo.scheduler import Action, ChunkFailed, Done, Fail, Kill, Scheduler, Start, StopAfter
 from stmpo.seams import RenderJob, RenderReporter
 from stmpo.settings import RunOptions
+from stmpo.stepped import PER_FRAME, SteppedMemory, SteppedPolicy, mode_of
+from stmpo.stepped_proof import SteppedProof, file_regex, numbers_in, remove_numbers
 from stmpo.targets import FrameSpace, Target, judge_targets, make_targets
 
 RECORD_INTERVAL = 1.0  # seconds between descendant snapshots
@@ -117,7 +119,14 @@ class Executor:
         self._last_tick = 0.0
         self._terminators: List[threading.Thread] = []
         self.mux = LineMux()
+        mode = mode_of(options.stepped, options.use_increment)
+        self.stepped = SteppedPolicy(
+            mode, aerender, None if mode == PER_FRAME else SteppedMemory(warn=self._warn),
+            say=lambda text: self.reporter.message(text, public=True))
         self.child_events = ChildEvents(self)
+
+    def _warn(self, text: str) -> None:
+        self.reporter.message(f"warning: {text}")
 
     def cancel(self, reason: str) -> None:
         """Ask the run to stop (any thread, a signal handler too): every tree is terminated, the run is cancelled."""
@@ -159,6 +168,8 @@ class Executor:
                           f"{opts.retries}{', fail-fast' if opts.fail_fast else ''}"
                           f"{', pilot child first' if opts.pilot and slots > 1 else ''}; staging "
                           f"{'under ' + str(self.staging.root) if opts.scratch else 'next to the final files'}")
+        if not self.movie and any(b - a > 1 for t in self.targets for a, b in zip(t.frames, t.frames[1:])):
+            plan_lines.append(f"stepped frames: {self.stepped.why}")
         if self.allow:
             plan_lines.append(f"allowed warnings (they only warn): {', '.join(sorted(self.allow))}")
         self.reporter.run_started(len(all_frames), plan_lines)
@@ -246,6 +257,8 @@ class Executor:
         report.warning_classes, report.allow = self.warnings.to_json(self.allow), sorted(self.allow)
         report.unparsed_progress = self.unparsed.to_json()
         report.orphans = self.orphans.to_json(sum(len(inv.by_tag) for inv in invocations))
+        report.launches = sum(1 for inv in invocations if inv.start_error is None)
+        report.stepped = self.stepped.to_json()
 
     # -------------------------------------------------------------------------------------------- actions
     @property
@@ -338,7 +351,8 @@ class Executor:
     # -------------------------------------------------------------------------------------------- invocations
     def _may_launch(self, run: ChunkRun) -> bool:
         """Its target is not halted, and the pilot gate is open or no pilot is out yet."""
-        return self.halted_for(run) is None and (self._gate_open or self.pilot is None)
+        return self.halted_for(run) is None and (self._gate_open or self.pilot is None) and not self.stepped.holds(
+            run.chunk, self._next_frames(run)[1] > 1)
 
     def open_gate(self, run: ChunkRun, inv: Invocation, why: str) -> None:
         if not self._gate_open and self.pilot == (run.chunk, inv.seq):
@@ -362,15 +376,26 @@ class Executor:
         frames, step = self._next_frames(run)
         if not frames:
             return False
-        run.next_index += len(frames)
+        if self.stepped.holds(run.chunk, step > 1):  # the probe of -i's numbering is out: wait for it
+            run.status = "pending"
+            return True
+        kind = "increment" if step > 1 else self._kind_of(run, frames)
+        run.next_index = self._index_after(run, frames[-1])
         self._seq += 1
-        target.staging.folder(run.chunk)  # created now, just before its first use
+        folder = target.staging.folder(run.chunk)  # created now, just before its first use
+        proof: Optional[SteppedProof] = None
+        if step > 1 and not target.movie:
+            # every file in the folder must be this invocation's own (stmpo.stepped_proof): earlier invocations of
+            # the chunk left only what they did not deliver, which is rendered again anyway
+            remove_numbers(str(folder), target.pattern, numbers_in(str(folder), file_regex(target.pattern)))
+            proof = SteppedProof(frames=list(frames), step=step)
         output = target.staging.child_output_path(run.chunk, frames)
         argv = child_command(target.job, self.aerender, output, frames, step)
         now = self.clock()
         inv = Invocation(seq=self._seq, frames=frames, step=step, argv=argv, started=now, started_wall=time.time(),
                          last_progress=now, segment=Path(output) if target.movie else None,
-                         tag=f"{self.orphans.run_tag}.{run.chunk}.{self._seq}")
+                         tag=f"{self.orphans.run_tag}.{run.chunk}.{self._seq}", proof=proof)
+        self.stepped.launched(run.chunk, inv.seq, kind)
         if run.started_wall is None:
             run.started_wall = inv.started_wall
             self.active_scheduler.launched(run.chunk, now)
@@ -400,12 +425,44 @@ class Executor:
         self.reporter.child_started(chunk, inv.pid, FrameSet.from_frames(frames))
         return True
 
+    def _remaining(self, run: ChunkRun) -> List[int]:
+        """The chunk's global ids not handed to an invocation yet (nor verified: a stepped invocation whose files
+        could not be trusted hands its frames back, ``rewind``)."""
+        state = self.scheduler.chunks.get(run.chunk) if self.scheduler is not None else None
+        done = state.done if state is not None else set()
+        return [g for g in run.assigned[run.next_index:] if g <= run.last and g not in done]
+
     def _next_frames(self, run: ChunkRun) -> Tuple[List[int], int]:
-        """The comp frames (and step) of ``run``'s next invocation: the chunk's global ids mapped to its target."""
+        """The comp frames (and step) of ``run``'s next invocation: the chunk's global ids mapped to its target; a
+        constant-step run is one -i invocation when the stepped policy says so (``stmpo.stepped``)."""
+        remaining = self._remaining(run)
         if self.space.identity:
-            return run.next_frames(self.options.use_increment)
-        remaining = [g for g in run.assigned[run.next_index:] if g <= run.last]
-        return invocation_frames([self.space.locate(g)[1] for g in remaining], self.options.use_increment)
+            return invocation_frames(remaining, self.stepped.use_increment)
+        return invocation_frames([self.space.locate(g)[1] for g in remaining], self.stepped.use_increment)
+
+    def _index_after(self, run: ChunkRun, frame: int) -> int:
+        """The position in ``run.assigned`` after the global id of comp frame ``frame`` (the last one handed out)."""
+        ident = self.space.to_global(self.target_of(run).index, frame)
+        return run.assigned.index(ident) + 1 if ident in run.assigned else len(run.assigned)
+
+    def _kind_of(self, run: ChunkRun, frames: Sequence[int]) -> str:
+        """"per-frame" for a one-frame invocation of a stepped run (its neighbours in the chunk more than one comp
+        frame away), else "contiguous"."""
+        if len(frames) != 1:
+            return "contiguous"
+        ident = self.space.to_global(self.target_of(run).index, frames[0])
+        at = run.assigned.index(ident) if ident in run.assigned else -1
+        near = [self.space.locate(run.assigned[i])[1] for i in (at - 1, at + 1)
+                if at >= 0 and 0 <= i < len(run.assigned)]
+        return "per-frame" if near and all(abs(f - frames[0]) > 1 for f in near) else "contiguous"
+
+    def rewind(self, run: ChunkRun, frames: Sequence[int]) -> None:
+        """Hand ``frames`` (comp frames of ``run``'s target, not delivered) out again to the chunk's next
+        invocations (a stepped invocation whose files could not be trusted)."""
+        idents = [self.space.to_global(self.target_of(run).index, f) for f in frames]
+        positions = [run.assigned.index(g) for g in idents if g in run.assigned]
+        if positions:
+            run.next_index = min(run.next_index, min(positions))
 
     # -------------------------------------------------------------------------------------------- watching
     def _watchdog(self, now: float) -> None:
