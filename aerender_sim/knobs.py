@@ -9,7 +9,6 @@ from typing import Dict, List, Optional, Tuple
 
 from aerender_sim.texts import FONT_WORDINGS, FOOTAGE_WORDINGS, LANGUAGES
 
-
 # how the files of a `-i N` render (N > 1) are numbered: by comp frame, consecutively from -s, or each rendered
 # frame written N times (its own number and the N - 1 after it, never past -e)
 INCREMENT_SEMANTICS = ("comp", "consecutive", "repeat")

@@ -190,8 +190,8 @@ class SteppedPolicy:
             self.use_increment = False
             self.why = (f"{self.why}; the files of an -i render were numbered consecutively, not by comp frame: "
                         "falling back to one invocation per frame for what is left")
-            self.say(f"stepped range: aerender's -i numbered the files consecutively, not by comp frame; falling "
-                     f"back to one aerender invocation per frame for what is left (its files were discarded)")
+            self.say("stepped range: aerender's -i numbered the files consecutively, not by comp frame; falling "
+                     "back to one aerender invocation per frame for what is left (its files were discarded)")
         if self.memory is not None and self.version_line is not None:
             self.memory.remember(self.aerender, self.version_line, numbering)
 

@@ -4,9 +4,17 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_run import assert_frames, project, records, render  # noqa: F401 - the fixture and helpers
+from test_run import assert_frames, records, render
+
+from engines.aftereffects.sample_project import write_sample_project
+from stmpo.frames import FrameSet
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def project(tmp_path):
+    return write_sample_project(tmp_path / "shot.aepx")
 
 
 @pytest.fixture(autouse=True)
@@ -17,9 +25,10 @@ def state_dir(tmp_path, monkeypatch):
     return folder
 
 
-def stepped_render(tmp_path, project, aerender_sim, semantics, spec="1-23x2", children=2, **opts):
+def stepped_render(tmp_path, project, aerender_sim, semantics, spec="1-23x2", children=2, env_extra=None, **opts):
     rec = tmp_path / f"rec-{semantics}-{len(list(tmp_path.glob('rec-*')))}.jsonl"
-    env = {"AERENDER_SIM_RECORD": str(rec), "AERENDER_SIM_INCREMENT": semantics, "AERENDER_SIM_COMP_FRAMES": "60"}
+    env = {"AERENDER_SIM_RECORD": str(rec), "AERENDER_SIM_INCREMENT": semantics, "AERENDER_SIM_COMP_FRAMES": "60",
+           **(env_extra or {})}
     report, out, log = render(tmp_path, project, aerender_sim, spec, children, env=env, **opts)
     data = json.loads((tmp_path / "report.json").read_text())
     return report, out, log, records(rec), data
@@ -29,11 +38,14 @@ def stepped(runs):
     return [r for r in runs if "-i" in r["argv"]]
 
 
-@pytest.mark.parametrize("semantics", ["comp", "consecutive", "repeat"])
-def test_every_semantics_delivers_every_frame_right(tmp_path, project, aerender_sim, semantics, state_dir):
-    report, out, log, runs, data = stepped_render(tmp_path, project, aerender_sim, semantics)
+@pytest.mark.parametrize("semantics,spec,children", [
+    ("comp", "1-23x2", 2), ("consecutive", "1-23x2", 2), ("repeat", "1-23x2", 2),
+    ("comp", "1-46x5", 3), ("consecutive", "1-46x5", 3), ("repeat", "1-46x5", 3)])
+def test_every_semantics_delivers_every_frame_right(tmp_path, project, aerender_sim, semantics, spec, children,
+                                                    state_dir):
+    report, out, log, runs, data = stepped_render(tmp_path, project, aerender_sim, semantics, spec, children)
     assert report.ok, log
-    frames = list(range(1, 24, 2))
+    frames = list(FrameSet.parse(spec))
     assert_frames(out, frames)  # each file holds its own comp frame's image
     assert sorted(int(p.stem.split("_")[-1]) for p in out.glob("*.png")) == frames  # no repeat left behind
     assert data["launches"] == len(runs)
@@ -49,6 +61,52 @@ def test_every_semantics_delivers_every_frame_right(tmp_path, project, aerender_
         assert info["numbering"] == ("comp-frame" if semantics == "comp" else "repeat")
         assert len(runs) == len(stepped(runs)) and info["invocations"]["per-frame"] == 0  # nothing per frame
         if semantics == "comp":
-            assert len(runs) == 2  # one -i invocation per child
+            assert len(runs) == children  # one -i invocation per child
     memory = json.loads((state_dir / "stepped.json").read_text())
     assert memory["versions"]["aerender version 24.6x67"]["numbering"] == info["numbering"]
+
+
+def test_later_runs_choose_at_once_from_the_memory(tmp_path, project, aerender_sim, state_dir):
+    stepped_render(tmp_path, project, aerender_sim, "consecutive", "1-11x2", 2)
+    report, out, log, runs, data = stepped_render(tmp_path, project, aerender_sim, "consecutive", "1-11x2", 2)
+    assert report.ok, log
+    assert_frames(out, range(1, 12, 2))
+    assert not stepped(runs) and len(runs) == 6  # per frame straight away: nothing wasted this time
+    assert data["stepped"]["remembered"] and "remembered" in data["stepped"]["why"]
+    assert data["stepped"]["ran"] == "per-frame" and data["launches"] == 6
+
+
+def test_a_remembered_comp_numbering_needs_no_probe(tmp_path, project, aerender_sim, state_dir):
+    stepped_render(tmp_path, project, aerender_sim, "comp", "1-11x2", 2)
+    report, out, log, runs, data = stepped_render(tmp_path, project, aerender_sim, "comp", "1-11x2", 2)
+    assert report.ok and data["stepped"]["remembered"] and data["stepped"]["numbering"] == "comp-frame"
+    assert len(stepped(runs)) == len(runs) == 2
+
+
+@pytest.mark.parametrize("opts,minus_i", [({"use_increment": True}, True), ({"stepped": "per-frame"}, False),
+                                          ({"stepped": "per-frame", "use_increment": True}, False)])
+def test_the_old_use_increment_still_works(tmp_path, project, aerender_sim, opts, minus_i):
+    report, out, log, runs, data = stepped_render(tmp_path, project, aerender_sim, "comp", "1-7x2", 1, **opts)
+    assert report.ok, log
+    assert bool(stepped(runs)) == minus_i and len(runs) == (1 if minus_i else 4)
+    assert data["stepped"]["option"] == ("increment" if minus_i else "per-frame")
+
+
+def test_a_thief_takes_the_back_of_a_stepped_chunk_as_one_invocation(tmp_path, project, aerender_sim):
+    # frames 1-29x2 split into two chunks; the second chunk's frames are slow, so the first slot steals its back
+    cost = json.dumps({"31-59": 0.25})
+    report, out, log, runs, data = stepped_render(tmp_path, project, aerender_sim, "comp", "1-59x2", 2,
+                                                  min_chunk=1, env_extra={"AERENDER_SIM_COST_MAP": cost})
+    assert report.ok, log
+    assert_frames(out, range(1, 60, 2))
+    victims = [c for c in data["chunks"] if c["stolen_after"] is not None]
+    assert victims, "nothing was stolen"
+    initial = {c["chunk"]: set(FrameSet.parse(c["frames"])) for c in data["chunks"]}
+    thieves = [c for c in data["chunks"] if any(initial[c["chunk"]] <= initial[v["chunk"]] for v in victims
+                                                if v["chunk"] != c["chunk"])]
+    assert thieves
+    for thief in thieves:
+        first = thief["invocations"][0]
+        assert "-i" in first["argv"] and first["argv"][first["argv"].index("-i") + 1] == "2"
+        assert FrameSet.parse(first["frames"]) == FrameSet.parse(thief["frames"])  # the whole back part at once
+    assert data["stepped"]["invocations"]["per-frame"] == 0
