@@ -33,7 +33,7 @@ from collections import deque
 from pathlib import Path
 from typing import Callable, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from stmpo import outputs
+from stmpo import handout, outputs
 from stmpo.accounting import judge_run, present_at_start
 from stmpo.cancel import SignalCancel
 from stmpo.child_events import ChildEvents
@@ -51,7 +51,6 @@ from stmpo.invocation import (
     LineEvent,
     LoopEvent,
     child_command,
-    invocation_frames,
 )
 from stmpo.movies import find_ffmpeg
 from stmpo.orphans import RunOrphans
@@ -351,8 +350,9 @@ class Executor:
     # -------------------------------------------------------------------------------------------- invocations
     def _may_launch(self, run: ChunkRun) -> bool:
         """Its target is not halted, and the pilot gate is open or no pilot is out yet."""
-        return self.halted_for(run) is None and (self._gate_open or self.pilot is None) and not self.stepped.holds(
-            run.chunk, self._next_frames(run)[1] > 1)
+        if self.halted_for(run) is not None or not (self._gate_open or self.pilot is None):
+            return False
+        return not (self.stepped.gating and self.stepped.holds(run.chunk, self._next_frames(run)[1] > 1))
 
     def open_gate(self, run: ChunkRun, inv: Invocation, why: str) -> None:
         if not self._gate_open and self.pilot == (run.chunk, inv.seq):
@@ -379,8 +379,9 @@ class Executor:
         if self.stepped.holds(run.chunk, step > 1):  # the probe of -i's numbering is out: wait for it
             run.status = "pending"
             return True
-        kind = "increment" if step > 1 else self._kind_of(run, frames)
-        run.next_index = self._index_after(run, frames[-1])
+        index = target.index
+        kind = "increment" if step > 1 else handout.kind_of(run, self.space, index, frames)
+        run.next_index = handout.index_after(run, self.space.to_global(index, frames[-1]))
         self._seq += 1
         folder = target.staging.folder(run.chunk)  # created now, just before its first use
         proof: Optional[SteppedProof] = None
@@ -425,44 +426,17 @@ class Executor:
         self.reporter.child_started(chunk, inv.pid, FrameSet.from_frames(frames))
         return True
 
-    def _remaining(self, run: ChunkRun) -> List[int]:
-        """The chunk's global ids not handed to an invocation yet (nor verified: a stepped invocation whose files
-        could not be trusted hands its frames back, ``rewind``)."""
-        state = self.scheduler.chunks.get(run.chunk) if self.scheduler is not None else None
-        done = state.done if state is not None else set()
-        return [g for g in run.assigned[run.next_index:] if g <= run.last and g not in done]
-
     def _next_frames(self, run: ChunkRun) -> Tuple[List[int], int]:
-        """The comp frames (and step) of ``run``'s next invocation: the chunk's global ids mapped to its target; a
-        constant-step run is one -i invocation when the stepped policy says so (``stmpo.stepped``)."""
-        remaining = self._remaining(run)
-        if self.space.identity:
-            return invocation_frames(remaining, self.stepped.use_increment)
-        return invocation_frames([self.space.locate(g)[1] for g in remaining], self.stepped.use_increment)
-
-    def _index_after(self, run: ChunkRun, frame: int) -> int:
-        """The position in ``run.assigned`` after the global id of comp frame ``frame`` (the last one handed out)."""
-        ident = self.space.to_global(self.target_of(run).index, frame)
-        return run.assigned.index(ident) + 1 if ident in run.assigned else len(run.assigned)
-
-    def _kind_of(self, run: ChunkRun, frames: Sequence[int]) -> str:
-        """"per-frame" for a one-frame invocation of a stepped run (its neighbours in the chunk more than one comp
-        frame away), else "contiguous"."""
-        if len(frames) != 1:
-            return "contiguous"
-        ident = self.space.to_global(self.target_of(run).index, frames[0])
-        at = run.assigned.index(ident) if ident in run.assigned else -1
-        near = [self.space.locate(run.assigned[i])[1] for i in (at - 1, at + 1)
-                if at >= 0 and 0 <= i < len(run.assigned)]
-        return "per-frame" if near and all(abs(f - frames[0]) > 1 for f in near) else "contiguous"
+        """The comp frames (and step) of ``run``'s next invocation (``stmpo.handout``; ``stmpo.stepped`` says
+        whether a constant-step run is one -i invocation)."""
+        state = self.scheduler.chunks.get(run.chunk) if self.scheduler is not None else None
+        return handout.next_frames(run, state.done if state is not None else set(), self.space,
+                                   self.stepped.use_increment)
 
     def rewind(self, run: ChunkRun, frames: Sequence[int]) -> None:
         """Hand ``frames`` (comp frames of ``run``'s target, not delivered) out again to the chunk's next
         invocations (a stepped invocation whose files could not be trusted)."""
-        idents = [self.space.to_global(self.target_of(run).index, f) for f in frames]
-        positions = [run.assigned.index(g) for g in idents if g in run.assigned]
-        if positions:
-            run.next_index = min(run.next_index, min(positions))
+        handout.rewind(run, self.space.globals_of(self.target_of(run).index, frames))
 
     # -------------------------------------------------------------------------------------------- watching
     def _watchdog(self, now: float) -> None:

@@ -148,6 +148,11 @@ class SteppedPolicy:
     def known(self) -> bool:
         return self.numbering is not None
 
+    @property
+    def gating(self) -> bool:
+        """A probe is out and the numbering is unknown: stepped invocations of other chunks wait."""
+        return not self.known and self.probe is not None
+
     def holds(self, chunk: int, stepped: bool) -> bool:
         """Whether a stepped invocation of ``chunk`` must wait for the outstanding probe."""
         return stepped and not self.known and self.probe is not None and self.probe[0] != chunk

@@ -146,3 +146,21 @@ def test_policy_probe_gate_and_fallback(tmp_path):
         == CONSECUTIVE
     out = policy.to_json()
     assert out["numbering"] == CONSECUTIVE and out["fallback_invocations"] == 2 and "falling back" in out["why"]
+
+
+# ------------------------------------------------------------------------------------------ handing frames out
+def test_a_chunk_hands_back_frames_its_stepped_invocation_could_not_prove():
+    from stmpo import handout
+    from stmpo.invocation import ChunkRun
+    from stmpo.targets import FrameSpace
+
+    space = FrameSpace([[0, 1], [1, 3, 5, 7]])  # a pool: target 1's comp frames are global ids 2-5
+    run = ChunkRun(chunk=1, slot=0, assigned=[2, 3, 4, 5], retry=False, last=5, launch_at=0.0)
+    frames, step = handout.next_frames(run, set(), space, use_increment=True)
+    assert (frames, step) == ([1, 3, 5, 7], 2)
+    run.next_index = handout.index_after(run, space.to_global(1, frames[-1]))
+    assert handout.next_frames(run, set(), space, True) == ([], 1)
+    handout.rewind(run, space.globals_of(1, [3, 5, 7]))  # frame 1 was delivered, the rest could not be trusted
+    assert handout.next_frames(run, {2}, space, use_increment=False) == ([3], 1)
+    assert handout.kind_of(run, space, 1, [3]) == "per-frame"
+    assert handout.kind_of(run, space, 1, [3, 5]) == "contiguous"
