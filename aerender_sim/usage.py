@@ -20,7 +20,8 @@ Usage: aerender-sim [flags]   (no flags, or -help anywhere: print this text)
                             template are used. The output folder must exist.
   -log FILE                 also write every reported line to FILE, without the "PROGRESS: " prefix
   -s N  -e N                first and last frame (inclusive; defaults 0 and AERENDER_SIM_COMP_FRAMES-1)
-  -i N                      increment: renders s, s+N, s+2N, ... <= e. Real aerender's -i semantics for image
+  -i N                      increment: renders s, s+N, s+2N, ... <= e, one progress line each; how the files
+                            are numbered is AERENDER_SIM_INCREMENT. Real aerender's -i semantics for image
                             sequences are uncertain (Adobe's text says higher increments repeat the frame);
                             do not rely on the simulator to tell you what aerender does.
   -v ERRORS|ERRORS_AND_PROGRESS   ERRORS hides every "PROGRESS:" line (stdout and -log)
