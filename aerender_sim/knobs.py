@@ -9,6 +9,10 @@ from typing import Dict, List, Optional, Tuple
 
 from aerender_sim.texts import FONT_WORDINGS, FOOTAGE_WORDINGS, LANGUAGES
 
+# how the files of a `-i N` render (N > 1) are numbered: by comp frame, consecutively from -s, or each rendered
+# frame written N times (its own number and the N - 1 after it, never past -e)
+INCREMENT_SEMANTICS = ("comp", "consecutive", "repeat")
+
 
 class KnobError(Exception):
     """An AERENDER_SIM_* variable the simulator cannot use."""
@@ -142,4 +146,5 @@ def read_knobs(env: Dict[str, str]) -> Dict[str, object]:
         "newline": {"lf": "\n", "crlf": "\r\n", "cr": "\r"}[r.choice("NEWLINE", ("lf", "crlf", "cr")) or "lf"],
         "encoding": ENCODINGS[r.choice("ENCODING", tuple(ENCODINGS)) or "utf-8"],
         "ffmpeg": ffmpeg,
+        "increment_files": r.choice("INCREMENT", INCREMENT_SEMANTICS) or INCREMENT_SEMANTICS[0],
     }

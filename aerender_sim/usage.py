@@ -20,7 +20,8 @@ Usage: aerender-sim [flags]   (no flags, or -help anywhere: print this text)
                             template are used. The output folder must exist.
   -log FILE                 also write every reported line to FILE, without the "PROGRESS: " prefix
   -s N  -e N                first and last frame (inclusive; defaults 0 and AERENDER_SIM_COMP_FRAMES-1)
-  -i N                      increment: renders s, s+N, s+2N, ... <= e. Real aerender's -i semantics for image
+  -i N                      increment: renders s, s+N, s+2N, ... <= e, one progress line each; how the files
+                            are numbered is AERENDER_SIM_INCREMENT. Real aerender's -i semantics for image
                             sequences are uncertain (Adobe's text says higher increments repeat the frame);
                             do not rely on the simulator to tell you what aerender does.
   -v ERRORS|ERRORS_AND_PROGRESS   ERRORS hides every "PROGRESS:" line (stdout and -log)
@@ -74,6 +75,11 @@ Behaviour knobs (environment, all optional):
                                       (setsid; POSIX only): killing the launcher's group no longer reaches it
   AERENDER_SIM_ANOTHER_INSTANCE=1     print "aerender ERROR: After Effects can not render for aerender. Another
                                       instance of aerender ... may be running ..." and exit 1 (nothing rendered)
+  AERENDER_SIM_INCREMENT=comp|consecutive|repeat   how the files of an image sequence rendered with -i N
+                                      (N > 1) are numbered: by comp frame (comp, the default: s, s+N, ...),
+                                      consecutively from s (consecutive: s, s+1, ...), or each rendered frame
+                                      written N times under its own number and the N-1 after it, never past -e
+                                      (repeat); one progress line per rendered frame in every case
   AERENDER_SIM_FIELDS=U|L             field rendering: frame lines read "0:00:00:05 (6U): 0 Seconds"
   AERENDER_SIM_LANGUAGE=en|pt|zh      localized error texts and date stamps ("30/04/2018 15:10:50" pt,
                                       "2018/04/30 15:10:50" zh); combine with ENCODING=cp936 for the mojibake a

@@ -214,6 +214,22 @@ def write_frame_file(path: str, data: bytes, pause: float) -> None:
         handle.write(data[half:])
 
 
+def file_number(config: Dict, frames: List[int], count: int) -> int:
+    """The number in the file name of the ``count``-th rendered frame (AERENDER_SIM_INCREMENT)."""
+    if (config["increment"] or 1) > 1 and config["knobs"]["increment_files"] == "consecutive":
+        return frames[0] + count - 1
+    return frames[count - 1]
+
+
+def repeats(config: Dict, frame: int) -> List[int]:
+    """The extra file numbers a rendered ``frame`` is written to under AERENDER_SIM_INCREMENT=repeat."""
+    step = config["increment"] or 1
+    if step <= 1 or config["knobs"]["increment_files"] != "repeat":
+        return []
+    last = frame + step - 1 if config["end"] is None else min(frame + step - 1, config["end"])
+    return list(range(frame + 1, last + 1))
+
+
 def render(config: Dict, out: Out) -> int:
     knobs = config["knobs"]
     language = knobs["language"]
@@ -329,7 +345,7 @@ def render_item(config: Dict, out: Out, project_name: str, comp: str, frames: Li
             movie_writer.write(data)
             spend_until(began + cost, False)
         else:
-            path = expand_output(template, comp, frame)
+            path = expand_output(template, comp, file_number(config, frames, count))
             if crash:
                 with open(path, "wb") as handle:  # a crash mid-write leaves a partial frame behind
                     handle.write(data[: len(data) // 2])
@@ -338,6 +354,8 @@ def render_item(config: Dict, out: Out, project_name: str, comp: str, frames: Li
                     handle.write(data[: knobs["partial_last_frame"]])
             else:
                 write_frame_file(path, data, linger if linger is not None else began + cost - time.monotonic())
+                for number in repeats(config, frame):
+                    write_frame_file(expand_output(template, comp, number), data, 0.0)
         if crash:
             crash_now()
         field = knobs["fields"]

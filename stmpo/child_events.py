@@ -46,6 +46,8 @@ from stmpo.scheduler import Scheduler
 from stmpo.scheduler_types import Action
 from stmpo.seams import RenderReporter
 from stmpo.settings import RunOptions
+from stmpo.stepped import SteppedPolicy
+from stmpo.stepped_proof import TRUSTED
 from stmpo.targets import FrameSpace, Target
 
 FAILING_WARNINGS = ("missing-footage", "missing-fonts", "missing-effects")
@@ -70,6 +72,7 @@ class RunState(Protocol):
     warnings: WarningLog
     unparsed: UnparsedLog
     pilot: Optional[Tuple[int, int]]
+    stepped: SteppedPolicy
 
     @property
     def active_scheduler(self) -> Scheduler: ...
@@ -89,6 +92,8 @@ class RunState(Protocol):
     def halted_for(self, run: ChunkRun) -> Optional[str]: ...
 
     def target_of(self, run: ChunkRun) -> Target: ...
+
+    def rewind(self, run: ChunkRun, frames: Sequence[int]) -> None: ...
 
 
 class ChildEvents:
@@ -129,6 +134,8 @@ class ChildEvents:
         if run is None or inv is None:
             return
         ex.reporter.child_output(run.chunk, inv.pid or 0, event.text)
+        if ex.stepped.version_line is None:
+            ex.stepped.note_line(event.text)
         parsed = parse_line(event.text)
         if parsed is None:
             return
@@ -218,9 +225,32 @@ class ChildEvents:
         ident = self._global(run, frame)
         state = ex.active_scheduler.chunks.get(run.chunk)
         owned = state is not None and state.owns(ident) and ident not in state.done
-        if self._delivery(run).deliver(run.chunk, frame, owned, inv):
+        delivered = self._delivery(run).deliver(run.chunk, frame, owned, inv)
+        proof = inv.proof
+        if proof is not None and proof.verdict in TRUSTED and not proof.told:
+            proof.told = True  # the gate of the probe opens before this frame's consequences
+            ex.stepped.learned(proof.verdict, run.chunk, inv.seq)
+        if delivered:
             ex.reporter.frame_done(ident)
             ex.apply_actions(ex.active_scheduler.frame_done(run.chunk, ident, now))
+
+    def _stepped_fallback(self, run: ChunkRun, inv: Invocation, left: List[int]) -> bool:
+        """A stepped invocation ended: tell the run's policy what its files showed; when it ended cleanly but its
+        numbering cannot be trusted, hand its undelivered frames ``left`` back to the chunk (True)."""
+        ex = self.ex
+        proof = inv.proof
+        if proof is None:
+            return False
+        ex.stepped.ended(run.chunk, inv.seq)
+        if proof.verdict is None:
+            return False  # a crash, kill or missing line: an ordinary failure, retried as any other
+        if not proof.told:
+            proof.told = True
+            ex.stepped.learned(proof.verdict, run.chunk, inv.seq)
+        if proof.verdict in TRUSTED or not left or inv.fatal_lines or inv.failing_warning is not None:
+            return False
+        ex.rewind(run, left)
+        return True
 
     def _on_launcher_exit(self, event: LauncherExitEvent) -> None:
         run, inv = self._current(event.chunk, event.seq)
@@ -247,9 +277,13 @@ class ChildEvents:
         clean = quiet and (code == 0 or inv.lingered)
         for frame in self._delivery(run).on_tree_exit(inv, clean):
             self._deliver(run, inv, frame, now)
+        for frame in self._delivery(run).settle_stepped(run.chunk, inv, clean):
+            self._deliver(run, inv, frame, now)
         state = ex.active_scheduler.chunks.get(run.chunk)
         left = [g for g in (self._global(run, f) for f in inv.frames)
                 if state is not None and state.owns(g) and g not in state.done]
+        if self._stepped_fallback(run, inv, [f for f in inv.frames if self._global(run, f) in left]):
+            left = []  # handed back to the chunk's next invocations, one per frame: not a failure
         inv.failure = invocation_failure(
             fatal_lines=inv.fatal_lines, failing_warning=inv.failing_warning, stalled=inv.stalled, exit_code=code,
             lingered=inv.lingered, stopped=run.killed, incomplete=bool(left), start_error=inv.start_error)

@@ -22,6 +22,11 @@ said once per run -- such a frame is delivered when (a) holds, its file is not e
 later line or the comp-finished lines or a *clean* exit of the whole tree (exit 0, no fatal line, no stall, no
 kill): without a check there is nothing else to tell a file cut short by a crash from a whole one.
 
+Stepped invocations (``-s first -e last -i step``): on top of (a)-(c), the numbering of their files must be
+proven (``stmpo.stepped_proof``): a frame is held until the invocation's file numbers show they are named by comp
+frame (two frames in) or, at its clean end, that each rendered frame was repeated; files of other numbers are
+discarded, and an invocation whose numbering cannot be trusted delivers nothing (``settle_stepped``).
+
 Movies: an invocation renders a whole numbered segment; it counts when the invocation printed the line of every
 one of its frames, its whole tree exited, no fatal line or failing warning was seen, and ``check_frame`` (ffprobe)
 counts exactly its frames in the segment; segments are joined at the end (``stmpo.accounting``).
@@ -44,6 +49,7 @@ from stmpo.framecheck import MOVIE, UNKNOWN, Verdict, check_frame, format_of
 from stmpo.invocation import Invocation
 from stmpo.movies import movie_frame_count
 from stmpo.outputs import OutputPattern, Staging, frame_ok, move_into_place
+from stmpo.stepped_proof import COMP, REPEAT, TRUSTED, classify, comp_proven, file_regex, numbers_in, remove_numbers
 
 
 class Segment(NamedTuple):
@@ -123,6 +129,8 @@ class FrameDelivery:
             return False  # outside the (shrunk) assignment, or another chunk's already: never moved
         if self.movie:
             return True
+        if inv is not None and inv.proof is not None and not self._stepped_allows(chunk, frame, inv):
+            return False
         staged = self.staging.staged_file(chunk, frame)
         verdict = self.check(staged, pillow=inv is None or not inv.delivered)
         if not verdict.ok:
@@ -145,6 +153,49 @@ class FrameDelivery:
         if inv is not None:
             inv.delivered.append(frame)
         return True
+
+    # ------------------------------------------------------------------------------------------------ stepped
+    def _scan(self, chunk: int, inv: Invocation) -> str:
+        """Add the file numbers now in ``chunk``'s staging folder to ``inv``'s proof; the folder."""
+        assert inv.proof is not None
+        folder = str(self.staging.folder(chunk))
+        regex = self.__dict__.get("_regex")
+        if regex is None:
+            regex = self.__dict__["_regex"] = file_regex(self.pattern)
+        inv.proof.seen |= numbers_in(folder, regex)
+        return folder
+
+    def _stepped_allows(self, chunk: int, frame: int, inv: Invocation) -> bool:
+        """Whether the numbering of stepped ``inv``'s files is proven, so its proven ``frame`` may be delivered;
+        when not (yet), the frame is held until the invocation ends (``settle_stepped``)."""
+        proof = inv.proof
+        assert proof is not None
+        self._scan(chunk, inv)
+        if proof.verdict == REPEAT or (proof.verdict == COMP and not proof.foreign()):
+            return True
+        if proof.verdict is None and comp_proven(proof.frames, inv.closed, proof.seen):
+            proof.verdict = COMP
+            return True
+        if frame not in proof.held:
+            proof.held.append(frame)
+        return False
+
+    def settle_stepped(self, chunk: int, inv: Invocation, clean: bool) -> List[int]:
+        """Stepped ``inv``'s whole tree exited (after ``on_tree_exit``'s frames were offered): decide its numbering
+        when still open -- only from a ``clean`` end with every expected frame's line, one line each (else it stays
+        None: nothing held is trusted) -- then discard the files of other numbers (every file, when the numbering
+        is not trusted). The held frames that may now be delivered."""
+        proof = inv.proof
+        if proof is None or self.movie:
+            return []
+        folder = self._scan(chunk, inv)
+        if proof.verdict is None and clean and len(inv.reported) == len(inv.frames):
+            proof.verdict = classify(proof.frames, proof.step, proof.seen, inv.rendered)
+        release = list(proof.held) if proof.verdict in TRUSTED else []
+        proof.held = []
+        strays = proof.foreign() if proof.verdict in TRUSTED else sorted(proof.seen - set(release))
+        remove_numbers(folder, self.pattern, strays)
+        return release
 
     def check(self, path: str, pillow: bool = True) -> Verdict:
         """The structural check of one staged frame (``check_frame``); for a format without one: not empty.

@@ -1,9 +1,10 @@
 """Chunks as the executor runs them: aerender invocations, their command lines, and what each one did.
 
 A scheduler *chunk* owns a contiguous, ordered assignment and runs one aerender *invocation* per step-1 run of it
-(``-s first -e last``). Stepped frame sets (``1-48x2``) therefore run each frame as its own ``-s N -e N`` invocation
-inside the same chunk, because real aerender's ``-i`` semantics for image sequences are uncertain (docs/formats.md §3);
-``use_increment=True`` opts into one ``-s -e -i`` invocation per constant-step run instead.
+(``-s first -e last``). A stepped frame set (``1-48x2``) runs as one ``-s first -e last -i step`` invocation per
+constant-step run (``use_increment=True``; its files are proven by ``stmpo.stepped_proof``, because real aerender's
+``-i`` numbering is undocumented, docs/formats.md §3), or each frame as its own ``-s N -e N`` invocation
+(``use_increment=False``); ``stmpo.stepped`` decides which.
 
 Why a module of its own: the executor's loop and ``--dry-run`` must build exactly the same command lines, and the
 per-invocation state (pid, start, progress, fatal line, stall, exit) is read by the loop, the delivery rules, the
@@ -20,6 +21,7 @@ from stmpo.aerender import build_command
 from stmpo.children import ChildProcess
 from stmpo.diagnosis import Failure
 from stmpo.seams import RenderJob
+from stmpo.stepped_proof import SteppedProof
 
 
 class FrameTime(TypedDict):
@@ -70,6 +72,7 @@ class Invocation:
     unparsed: int = 0  # lines that look like frame progress but do not parse
     by_tag: List[int] = field(default_factory=list)  # processes of its tree found only by their tree tag
     failure: Optional[Failure] = None  # why it failed (stmpo.outcome), None when it did not
+    proof: Optional[SteppedProof] = None  # a stepped (-i) invocation's file-numbering proof (stmpo.stepped_proof)
 
 
 @dataclass

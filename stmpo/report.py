@@ -48,6 +48,8 @@ class RunReport:
     frame_check: JsonObject = field(default_factory=dict)  # format, checked, rejected {frame: reason}, withdrawn
     orphans: JsonObject = field(default_factory=dict)  # adopted (re-parented to us), reaped, found_by_tag
     targets: List[JsonObject] = field(default_factory=list)  # a pool's renders, each its own report (stmpo.targets)
+    launches: int = 0  # aerender invocations started in this run
+    stepped: JsonObject = field(default_factory=dict)  # stepped ranges: option, what ran and why (stmpo.stepped)
 
     @property
     def exit_code(self) -> int:
@@ -65,6 +67,7 @@ class RunReport:
             "staging_kept": self.staging_kept, "join": self.join, "failure_kind": self.failure_kind,
             "failures": self.failures, "warning_classes": self.warning_classes, "allow": self.allow,
             "unparsed_progress": self.unparsed_progress, "frame_check": self.frame_check, "orphans": self.orphans,
+            "launches": self.launches, "stepped": self.stepped,
             **({"targets": self.targets} if self.targets else {}),
         }
 

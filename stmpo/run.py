@@ -33,7 +33,7 @@ from collections import deque
 from pathlib import Path
 from typing import Callable, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from stmpo import outputs
+from stmpo import handout, outputs
 from stmpo.accounting import judge_run, present_at_start
 from stmpo.cancel import SignalCancel
 from stmpo.child_events import ChildEvents
@@ -51,7 +51,6 @@ from stmpo.invocation import (
     LineEvent,
     LoopEvent,
     child_command,
-    invocation_frames,
 )
 from stmpo.movies import find_ffmpeg
 from stmpo.orphans import RunOrphans
@@ -65,6 +64,8 @@ from stmpo.scheduler import Scheduler
 from stmpo.scheduler_types import Action, ChunkFailed, Done, Fail, Kill, Start, StopAfter
 from stmpo.seams import RenderJob, RenderReporter
 from stmpo.settings import RunOptions
+from stmpo.stepped import PER_FRAME, SteppedMemory, SteppedPolicy, mode_of
+from stmpo.stepped_proof import SteppedProof, file_regex, numbers_in, remove_numbers
 from stmpo.targets import FrameSpace, Target, judge_targets, make_targets
 
 RECORD_INTERVAL = 1.0  # seconds between descendant snapshots
@@ -118,7 +119,14 @@ class Executor:
         self._last_tick = 0.0
         self._terminators: List[threading.Thread] = []
         self.mux = LineMux()
+        mode = mode_of(options.stepped, options.use_increment)
+        self.stepped = SteppedPolicy(
+            mode, aerender, None if mode == PER_FRAME else SteppedMemory(warn=self._warn),
+            say=lambda text: self.reporter.message(text, public=True))
         self.child_events = ChildEvents(self)
+
+    def _warn(self, text: str) -> None:
+        self.reporter.message(f"warning: {text}")
 
     def cancel(self, reason: str) -> None:
         """Ask the run to stop (any thread, a signal handler too): every tree is terminated, the run is cancelled."""
@@ -160,6 +168,8 @@ class Executor:
                           f"{opts.retries}{', fail-fast' if opts.fail_fast else ''}"
                           f"{', pilot child first' if opts.pilot and slots > 1 else ''}; staging "
                           f"{'under ' + str(self.staging.root) if opts.scratch else 'next to the final files'}")
+        if not self.movie and any(b - a > 1 for t in self.targets for a, b in zip(t.frames, t.frames[1:])):
+            plan_lines.append(f"stepped frames: {self.stepped.why}")
         if self.allow:
             plan_lines.append(f"allowed warnings (they only warn): {', '.join(sorted(self.allow))}")
         self.reporter.run_started(len(all_frames), plan_lines)
@@ -247,6 +257,8 @@ class Executor:
         report.warning_classes, report.allow = self.warnings.to_json(self.allow), sorted(self.allow)
         report.unparsed_progress = self.unparsed.to_json()
         report.orphans = self.orphans.to_json(sum(len(inv.by_tag) for inv in invocations))
+        report.launches = sum(1 for inv in invocations if inv.start_error is None)
+        report.stepped = self.stepped.to_json()
 
     # -------------------------------------------------------------------------------------------- actions
     @property
@@ -339,7 +351,9 @@ class Executor:
     # -------------------------------------------------------------------------------------------- invocations
     def _may_launch(self, run: ChunkRun) -> bool:
         """Its target is not halted, and the pilot gate is open or no pilot is out yet."""
-        return self.halted_for(run) is None and (self._gate_open or self.pilot is None)
+        if self.halted_for(run) is not None or not (self._gate_open or self.pilot is None):
+            return False
+        return not (self.stepped.gating and self.stepped.holds(run.chunk, self._next_frames(run)[1] > 1))
 
     def open_gate(self, run: ChunkRun, inv: Invocation, why: str) -> None:
         if not self._gate_open and self.pilot == (run.chunk, inv.seq):
@@ -363,15 +377,27 @@ class Executor:
         frames, step = self._next_frames(run)
         if not frames:
             return False
-        run.next_index += len(frames)
+        if self.stepped.holds(run.chunk, step > 1):  # the probe of -i's numbering is out: wait for it
+            run.status = "pending"
+            return True
+        index = target.index
+        kind = "increment" if step > 1 else handout.kind_of(run, self.space, index, frames)
+        run.next_index = handout.index_after(run, self.space.to_global(index, frames[-1]))
         self._seq += 1
-        target.staging.folder(run.chunk)  # created now, just before its first use
+        folder = target.staging.folder(run.chunk)  # created now, just before its first use
+        proof: Optional[SteppedProof] = None
+        if step > 1 and not target.movie:
+            # every file in the folder must be this invocation's own (stmpo.stepped_proof): earlier invocations of
+            # the chunk left only what they did not deliver, which is rendered again anyway
+            remove_numbers(str(folder), target.pattern, numbers_in(str(folder), file_regex(target.pattern)))
+            proof = SteppedProof(frames=list(frames), step=step)
         output = target.staging.child_output_path(run.chunk, frames)
         argv = child_command(target.job, self.aerender, output, frames, step)
         now = self.clock()
         inv = Invocation(seq=self._seq, frames=frames, step=step, argv=argv, started=now, started_wall=time.time(),
                          last_progress=now, segment=Path(output) if target.movie else None,
-                         tag=f"{self.orphans.run_tag}.{run.chunk}.{self._seq}")
+                         tag=f"{self.orphans.run_tag}.{run.chunk}.{self._seq}", proof=proof)
+        self.stepped.launched(run.chunk, inv.seq, kind)
         if run.started_wall is None:
             run.started_wall = inv.started_wall
             self.active_scheduler.launched(run.chunk, now)
@@ -402,11 +428,16 @@ class Executor:
         return True
 
     def _next_frames(self, run: ChunkRun) -> Tuple[List[int], int]:
-        """The comp frames (and step) of ``run``'s next invocation: the chunk's global ids mapped to its target."""
-        if self.space.identity:
-            return run.next_frames(self.options.use_increment)
-        remaining = [g for g in run.assigned[run.next_index:] if g <= run.last]
-        return invocation_frames([self.space.locate(g)[1] for g in remaining], self.options.use_increment)
+        """The comp frames (and step) of ``run``'s next invocation (``stmpo.handout``; ``stmpo.stepped`` says
+        whether a constant-step run is one -i invocation)."""
+        state = self.scheduler.chunks.get(run.chunk) if self.scheduler is not None else None
+        return handout.next_frames(run, state.done if state is not None else set(), self.space,
+                                   self.stepped.use_increment)
+
+    def rewind(self, run: ChunkRun, frames: Sequence[int]) -> None:
+        """Hand ``frames`` (comp frames of ``run``'s target, not delivered) out again to the chunk's next
+        invocations (a stepped invocation whose files could not be trusted)."""
+        handout.rewind(run, self.space.globals_of(self.target_of(run).index, frames))
 
     # -------------------------------------------------------------------------------------------- watching
     def _watchdog(self, now: float) -> None:

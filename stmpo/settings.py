@@ -27,7 +27,8 @@ class RunOptions:
     report: Optional[Path] = None
     report_html: Optional[Path] = None  # default: beside `report` (x.json -> x.html)
     ffmpeg: Optional[str] = None
-    use_increment: bool = False
+    stepped: str = "auto"  # stepped ranges: auto | increment | per-frame (stmpo.stepped)
+    use_increment: bool = False  # the old spelling of stepped="increment" (stmpo.stepped.mode_of)
     handoff: bool = True  # start a thief while the slot's child renders its last seconds (hides the start-up)
     allow: Tuple[str, ...] = ()  # warning classes (stmpo.diagnosis) that warn instead of failing the chunk
     finish_grace: float = 10.0  # seconds a tree may linger after "Finished composition"/"Total Time Elapsed"

@@ -78,7 +78,7 @@ def test_templates_are_found_in_the_source_tree_not_in_a_python_package():
 def test_each_parameter_is_defined_once_with_a_label_and_a_group(kind):
     names = [p["name"] for p in load(kind)["parameterDefinitions"]]
     assert len(names) == len(set(names))
-    expected = COMMON_PARAMETERS | ({"FfmpegPath"} if kind == "video" else set())
+    expected = COMMON_PARAMETERS | ({"FfmpegPath"} if kind == "video" else {"SteppedFrames"})
     assert set(names) == expected
     for definition in load(kind)["parameterDefinitions"]:
         ui = definition["userInterface"]

@@ -23,6 +23,7 @@ from engines.aftereffects.deadline_bundle import BundleError, parameter_values, 
 from engines.aftereffects.job import Job
 from engines.aftereffects.option_record import (
     BOOL,
+    CHOICE,
     FLOAT,
     INT,
     PATH,
@@ -41,7 +42,7 @@ KINDS = ("image", "video")
 BUNDLE_ONLY = {"ProjectFile", "OutputDir", "OutputPattern", "Frames", "ChunkSize", "FontsDir"}
 ACCSYN_APP_ONLY = {"input_conversion", "arguments", "output_template"}
 OPENJD_TYPES = {INT: "INT", FLOAT: "FLOAT", BOOL: "STRING", PROGRAM: "PATH", PATH: "PATH", "text": "STRING",
-                "choices": "STRING"}
+                "choices": "STRING", CHOICE: "STRING"}
 
 
 def template(kind: str) -> dict:
@@ -113,6 +114,8 @@ def test_templates_define_the_tables_parameters(kind):
             assert definition["maxValue"] == option.high, option.name
         if option.kind == BOOL:
             assert definition["allowedValues"] == ["true", "false"], option.name
+        if option.kind == CHOICE:
+            assert definition["allowedValues"] == list(option.choices), option.name
     assert not any(o.openjd for o in OPTIONS if o.openjd not in params and kind in o.openjd_kinds)
 
 

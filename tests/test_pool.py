@@ -122,7 +122,10 @@ def test_a_pool_renders_each_target_to_its_own_output(tmp_path, aerender_sim):
         for inv in chunk["invocations"]:
             assert set(FrameSet.parse(inv["frames"])) <= frames
     stepped = [inv for c in data["chunks"] if c["target"] == 1 for inv in c["invocations"]]
-    assert sorted(FrameSet.parse(inv["frames"]).first for inv in stepped) == [5, 7, 9]  # one -s N -e N each
+    # the stepped target runs as -i invocations (stmpo.stepped), its frames mapped from the pool's global ids
+    assert sorted(f for inv in stepped for f in FrameSet.parse(inv["frames"])) == [5, 7, 9]
+    assert all(inv["argv"][inv["argv"].index("-i") + 1] == "2" for inv in stepped if inv["frames"].count("x"))
+    assert any("-i" in inv["argv"] for inv in stepped) and data["stepped"]["ran"] == "increment"
 
 
 @pytest.mark.slow

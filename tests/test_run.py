@@ -229,7 +229,8 @@ def test_frames_left_by_an_earlier_render_never_pass_for_this_one(tmp_path, proj
 
 def test_stepped_frames_run_one_invocation_per_frame(tmp_path, project, aerender_sim):
     rec = tmp_path / "rec.jsonl"
-    report, out, log = render(tmp_path, project, aerender_sim, "1-11x2", 2, env={"AERENDER_SIM_RECORD": str(rec)})
+    report, out, log = render(tmp_path, project, aerender_sim, "1-11x2", 2, env={"AERENDER_SIM_RECORD": str(rec)},
+                              stepped="per-frame")
     assert report.ok, log
     runs = records(rec)
     assert sorted(f for r in runs for f in r["frames"]) == [1, 3, 5, 7, 9, 11]

@@ -25,7 +25,7 @@ ARGS = ("-project", "p.aepx", "-comp", "Main", "-output", "out/f_[#####].png", "
 NEW_KNOBS = ["AERENDER_SIM_MISSING_EFFECT", "AERENDER_SIM_MISSING_FOOTAGE_WARNING", "AERENDER_SIM_PARTIAL_LAST_FRAME",
              "AERENDER_SIM_NO_LAST_LINE", "AERENDER_SIM_HANG_AFTER_FINISH", "AERENDER_SIM_LAUNCHER_EXIT_AT_LAST_FRAME",
              "AERENDER_SIM_LAUNCHER_EXIT_AFTER", "AERENDER_SIM_WORKER_SETSID", "AERENDER_SIM_ANOTHER_INSTANCE",
-             "AERENDER_SIM_FIELDS", "AERENDER_SIM_LANGUAGE"]
+             "AERENDER_SIM_FIELDS", "AERENDER_SIM_LANGUAGE", "AERENDER_SIM_INCREMENT"]
 
 
 def run_detached(aerender_sim, work, *args, env):
@@ -61,6 +61,7 @@ def test_help_documents_every_new_knob(sim):
     ({"FIELDS": "X"}, "AERENDER_SIM_FIELDS"), ({"PARTIAL_LAST_FRAME": "-1"}, "AERENDER_SIM_PARTIAL_LAST_FRAME"),
     ({"LANGUAGE": "fr"}, "AERENDER_SIM_LANGUAGE"), ({"MISSING_FONT": "serif"}, "AERENDER_SIM_MISSING_FONT"),
     ({"LAUNCHER_EXIT_AFTER": "soon"}, "AERENDER_SIM_LAUNCHER_EXIT_AFTER"), ({"NO_LAST_LINE": "2"}, "NO_LAST_LINE"),
+    ({"INCREMENT": "skip"}, "AERENDER_SIM_INCREMENT"),
 ])
 def test_bad_new_knobs_are_named(sim, env, message):
     proc = sim(*ARGS, env=sim_env(**env))
@@ -289,3 +290,22 @@ def test_hang_after_finish_and_launcher_exits_fire_once(aerender_sim, sim, work)
     env = sim_env(LAUNCHER_EXIT_AT_LAST_FRAME=0.2, FAULT_ONCE=marker2)
     assert "(3):" not in run_detached(aerender_sim, work, *ARGS, env=env).stdout
     assert "(3):" in run_detached(aerender_sim, work, *ARGS, env=env).stdout
+
+
+# ------------------------------------------------------------------------------------------ -i semantics
+@pytest.mark.parametrize("semantics,numbers", [
+    ("comp", [1, 4, 7]), ("consecutive", [1, 2, 3]), ("repeat", [1, 2, 3, 4, 5, 6, 7]), ("", [1, 4, 7])])
+def test_increment_file_numbering(sim, work, semantics, numbers):
+    """-s 1 -e 7 -i 3 renders comp frames 1, 4, 7 (three progress lines, ordinals 1-3) under every semantics; only
+    the file numbers differ, and under repeat every copy holds its rendered frame's image."""
+    proc = sim("-project", "p.aepx", "-comp", "Main", "-output", "out/f_[#####].png", "-s", 1, "-e", 7, "-i", 3,
+               env=sim_env(INCREMENT=semantics, COMP_FRAMES=10))
+    assert proc.returncode == 0, proc.stderr
+    lines = [e for e in events(proc.stdout) if isinstance(e, FrameRendered)]
+    assert [e.index for e in lines] == [1, 2, 3]
+    assert [timecode_to_frame(e.timecode, 24) for e in lines] == [1, 4, 7]
+    assert [int(p.stem.split("_")[-1]) for p in frames_in(work / "out")] == numbers
+    if semantics == "repeat":
+        assert read_frame_png(work / "out" / "f_00005.png")["frame"] == 4
+    if semantics == "consecutive":
+        assert read_frame_png(work / "out" / "f_00002.png")["frame"] == 4

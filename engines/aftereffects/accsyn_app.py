@@ -55,6 +55,7 @@ PARAMETERS = {
     "allow": "",
     "pilot": False,
     "stagger": 0,
+    "stepped": "auto",
     "use_increment": False,
     "aerender": "",
     "continue_on_missing_footage": False,

@@ -27,6 +27,7 @@ finish_grace                --finish-grace S             finish_grace     -     
 allow                       --allow CLASS,...            allow            AllowWarnings       run    classes
 pilot                       --pilot / --no-pilot         pilot            -                   run    bool
 stagger                     --stagger S                  stagger          -                   run    0..600
+stepped                     --stepped auto|increment|... stepped          SteppedFrames(image) run   choice
 use_increment               --use-increment / --no-...   use_increment    -                   run    bool
 scratch                     --scratch DIR                -                -                   run    path
 resume                      --resume / --no-resume       -                -                   run    bool
@@ -131,9 +132,14 @@ OPTIONS: Tuple[RenderOption, ...] = (
                  "others then start one start-up later", accsyn="pilot"),
     RenderOption("stagger", RUN, FLOAT, "seconds between child starts", metavar="S", accsyn="stagger", low=0,
                  high=600, unit="seconds"),
-    RenderOption("use_increment", RUN, BOOL, "stepped frames as one aerender -i run per child (aerender's -i "
-                 "semantics for image sequences are unverified; off: one -s N -e N run per frame)",
-                 accsyn="use_increment"),
+    RenderOption("stepped", RUN, CHOICE, "stepped frame ranges (1-100x5): increment = one aerender -s -e -i "
+                 "invocation per stepped run, its files proven by their numbers (frames re-rendered one per "
+                 "invocation when aerender did not name them by comp frame); per-frame = one invocation per frame; "
+                 "auto = increment, or per-frame at once when this aerender version was seen not to name them by "
+                 "comp frame (remembered per user)", accsyn="stepped", openjd="SteppedFrames",
+                 openjd_kinds=("image",), choices=("auto", "increment", "per-frame")),
+    RenderOption("use_increment", RUN, BOOL, "old spelling of --stepped increment (kept working; --stepped wins "
+                 "when set to other than auto)", accsyn="use_increment"),
     RenderOption("scratch", RUN, PATH, "render under DIR, then move each complete frame into place", metavar="DIR"),
     RenderOption("resume", RUN, BOOL, "skip frames already present"),
     RenderOption("report", RUN, PATH, "write a JSON run report", metavar="FILE"),

@@ -29,6 +29,7 @@ from stmpo.report import RunReport
 from stmpo.run import run
 from stmpo.scheduler import Scheduler
 from stmpo.scheduler_types import Start
+from stmpo.stepped import AUTO, SteppedMemory, SteppedPolicy, mode_of
 from stmpo.watch.session import watch_run
 
 
@@ -99,10 +100,14 @@ def dry_run_lines(job: Job, plan: Plan, aerender: str) -> Iterator[str]:
                      f"(in {converted_dir(job)})")
     staging = Staging(pattern, scratch=options.scratch, run_id="RUNID")
     scheduler = Scheduler(list(job.frames), plan.concurrency, min_chunk=options.min_chunk, mode=mode)
+    stepped_mode = mode_of(options.stepped, options.use_increment)
+    stepped = SteppedPolicy(stepped_mode, aerender, SteppedMemory() if stepped_mode == AUTO else None)
+    if any(b - a > 1 for a, b in zip(list(job.frames), list(job.frames)[1:])):
+        lines.append(f"stepped frames: {stepped.why}")
     for action in scheduler.begin(0.0):
         if not isinstance(action, Start):
             continue
-        frames, step = invocation_frames(list(action.frame_list), options.use_increment)
+        frames, step = invocation_frames(list(action.frame_list), stepped.use_increment)
         argv = child_command(job, aerender, staging.child_output_path(action.chunk, frames), frames, step)
         cpus = plan.cpu_blocks[action.slot] if plan.cpu_blocks else None
         invocations = len(action.frame_list) // max(1, len(frames))

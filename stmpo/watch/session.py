@@ -22,6 +22,7 @@ from typing import Any, Dict, Optional
 from aefarm_common.atomic import atomic_write
 from stmpo import history
 from stmpo.estimate import Estimate, estimate
+from stmpo.stepped import PER_FRAME, mode_of
 from stmpo.watch.live import LiveReport, LiveWriter
 from stmpo.watch.tee import WatchReporter
 
@@ -65,7 +66,8 @@ class WatchSession:
         self.options: Dict[str, Any] = {"schedule": getattr(options, "schedule", "dynamic"),
                         "min_chunk": int(getattr(options, "min_chunk", 2)),
                         "handoff": bool(getattr(options, "handoff", True)),
-                        "use_increment": bool(getattr(options, "use_increment", False))}
+                        "use_increment": mode_of(str(getattr(options, "stepped", "auto")),
+                                                 bool(getattr(options, "use_increment", False))) != PER_FRAME}
         self.project_hash: Optional[str] = None
         self.estimate: Optional[Estimate] = None
         self.live: Optional[LiveReport] = None

@@ -15,6 +15,7 @@ from typing import Sequence
 from aefarm_common import exitcodes
 from engines.aftereffects.commands._argtypes import whole_number
 from stmpo.errors import StmpoError
+from stmpo.stepped import PER_FRAME, mode_of
 
 _positive_int = whole_number(1)
 
@@ -64,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     result = estimate(
         history.load(path), list(frames), plan.concurrency, project_hash=history.project_hash(project),
         project_name=project.name, comp=args.comp, rqindex=args.rqindex, cpus=host.logical_cpus,
-        min_chunk=args.min_chunk, mode=args.schedule, use_increment=args.use_increment,
+        min_chunk=args.min_chunk, mode=args.schedule,
+        use_increment=mode_of(getattr(args, "stepped", "auto"), bool(args.use_increment)) != PER_FRAME,
         best_of=max(plan.concurrency, host.logical_cpus) if args.best_concurrency else None)
     what = f"comp {args.comp}" if args.comp is not None else f"render-queue item {args.rqindex}"
     if args.json:
