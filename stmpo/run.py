@@ -10,7 +10,7 @@ finished), records each tree's descendants once a second (so orphans can be reap
 
 Around the loop: what each child's event means is ``stmpo.child_events``; which frames count as delivered is
 ``stmpo.delivery``'s decision (own line, file closed, file whole); what an invocation's end means (failed?
-permanent or transient?) is ``stmpo.outcome``'s; the end-of-run verdict is ``stmpo.accounting``'s; the JSON report's
+permanent or transient?) is ``stmpo.outcome``'s; the end of the run (verdict and report) is ``stmpo.run_end``'s, judged by ``stmpo.accounting``; the JSON report's
 shape is ``stmpo.report``'s; process trees are ``stmpo.children`` on this OS's ``stmpo.proc`` control, orphans
 ``stmpo.orphans``.
 
@@ -34,11 +34,10 @@ from pathlib import Path
 from typing import Callable, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from stmpo import handout, outputs
-from stmpo.accounting import judge_run, present_at_start
+from stmpo.accounting import present_at_start
 from stmpo.cancel import SignalCancel
 from stmpo.child_events import ChildEvents
 from stmpo.children import ChildProcess, TreeTags
-from stmpo.delivery import FrameDelivery
 from stmpo.diagnosis import effective_allow
 from stmpo.errors import StmpoError
 from stmpo.frames import FrameSet
@@ -59,14 +58,15 @@ from stmpo.plan import Plan
 from stmpo.proc import process_control
 from stmpo.proc.base import ProcessControl
 from stmpo.reader import LineMux
-from stmpo.report import RunReport, chunk_json, write_report
+from stmpo.report import RunReport
+from stmpo.run_end import finish_run
 from stmpo.scheduler import Scheduler
 from stmpo.scheduler_types import Action, ChunkFailed, Done, Fail, Kill, Start, StopAfter
 from stmpo.seams import RenderJob, RenderReporter
 from stmpo.settings import RunOptions
 from stmpo.stepped import PER_FRAME, SteppedMemory, SteppedPolicy, mode_of
 from stmpo.stepped_proof import SteppedProof, file_regex, numbers_in, remove_numbers
-from stmpo.targets import FrameSpace, Target, judge_targets, make_targets
+from stmpo.targets import FrameSpace, Target, make_targets
 
 RECORD_INTERVAL = 1.0  # seconds between descendant snapshots
 TICK_INTERVAL = 0.2  # seconds between scheduler ticks (hand-offs are decided on ticks and frame events)
@@ -216,49 +216,8 @@ class Executor:
         return self._finish(all_frames, skipped, started_wall, cancelled)
 
     def _finish(self, all_frames: List[int], skipped: List[int], started_wall: float, cancelled: bool) -> RunReport:
-        if not self.space.identity:
-            return self._finish_targets(started_wall, cancelled)
-        verdict = judge_run(delivery=self.delivery, all_frames=all_frames, skipped=skipped, result=self.result,
-                            cancelled=cancelled, cancel_event=self.cancel_event, cancel_reason=self.cancel_reason,
-                            ffmpeg=self.ffmpeg, failure_reason=self.halted.get(0, ""))
-        chunks = [chunk_json(self.runs[c], self.reporter.log_path) for c in sorted(self.runs)]
-        report = RunReport(
-            ok=verdict.ok, missing=verdict.missing, cancelled=verdict.cancelled, reason=verdict.reason,
-            summary=verdict.summary, chunks=chunks, plan=self.plan.to_dict(), frames=str(self.job.frames),
-            output=str(self.job.output), started=started_wall, ended=time.time(),
-            skipped=str(FrameSet.from_frames(skipped)), staging_kept=[str(k) for k in verdict.kept], join=verdict.join,
-            frame_check=frame_check_json(self.delivery))
-        self._add_outcomes(report)
-        self.reporter.run_finished(verdict.ok, verdict.missing, verdict.summary)
-        if self.options.report is not None:
-            write_report(Path(self.options.report), report)
-        self.target_reports = [report]
+        report, self.target_reports = finish_run(self, all_frames, skipped, started_wall, cancelled)
         return report
-
-    def _finish_targets(self, started_wall: float, cancelled: bool) -> RunReport:
-        """A pool's end: each target judged on its own, then one report of the run (``stmpo.targets``)."""
-        chunks = {c: chunk_json(self.runs[c], self.reporter.log_path) for c in sorted(self.runs)}
-        report, self.target_reports = judge_targets(
-            self.targets, self.space, self.result, chunks, {c: t.index for c, t in self.chunk_targets.items()},
-            cancelled=cancelled, cancel_event=self.cancel_event, cancel_reason=self.cancel_reason,
-            plan=self.plan.to_dict(), started=started_wall, halted=self.halted)
-        for target, own in zip(self.targets, self.target_reports):
-            own.frame_check = frame_check_json(target.delivery)
-        self._add_outcomes(report)
-        self.reporter.run_finished(report.ok, report.missing, report.summary)
-        if self.options.report is not None:
-            write_report(Path(self.options.report), report)
-        return report
-
-    def _add_outcomes(self, report: RunReport) -> None:
-        """The run's failures, warnings, unparsed progress and orphans (one set per run, pool or not)."""
-        invocations = [inv for run in self.runs.values() for inv in run.invocations]
-        report.failure_kind, report.failures = self.failures.kind(), self.failures.to_json()
-        report.warning_classes, report.allow = self.warnings.to_json(self.allow), sorted(self.allow)
-        report.unparsed_progress = self.unparsed.to_json()
-        report.orphans = self.orphans.to_json(sum(len(inv.by_tag) for inv in invocations))
-        report.launches = sum(1 for inv in invocations if inv.start_error is None)
-        report.stepped = self.stepped.to_json()
 
     # -------------------------------------------------------------------------------------------- actions
     @property
@@ -530,10 +489,3 @@ def run(plan: Plan, job: RenderJob, reporter: RenderReporter, *, aerender: Optio
             return executor.execute()
     return executor.execute()
 
-
-def frame_check_json(delivery: FrameDelivery) -> Dict[str, object]:
-    """The report's ``frame_check``: the format checked, how many files, those rejected (not later delivered) and
-    frames taken back from their final names."""
-    return {"format": delivery.format, "checked": delivery.checked,
-            "rejected": {str(k): v for k, v in sorted(delivery.rejected.items()) if not delivery.still_delivered(k)},
-            "withdrawn": str(FrameSet.from_frames(sorted(delivery.withdrawn)))}
