@@ -10,9 +10,9 @@ finished), records each tree's descendants once a second (so orphans can be reap
 
 Around the loop: what each child's event means is ``stmpo.child_events``; which frames count as delivered is
 ``stmpo.delivery``'s decision (own line, file closed, file whole); what an invocation's end means (failed?
-permanent or transient?) is ``stmpo.outcome``'s; the end of the run (verdict and report) is ``stmpo.run_end``'s, judged by ``stmpo.accounting``; the JSON report's
-shape is ``stmpo.report``'s; process trees are ``stmpo.children`` on this OS's ``stmpo.proc`` control, orphans
-``stmpo.orphans``.
+permanent or transient?) is ``stmpo.outcome``'s; the end of the run (verdict and report) is ``stmpo.run_end``'s,
+judged by ``stmpo.accounting``; the JSON report's shape is ``stmpo.report``'s; process trees are
+``stmpo.children`` on this OS's ``stmpo.proc`` control, orphans ``stmpo.orphans``.
 
 Launch policy. A permanent failure (``stmpo.diagnosis``) halts the run: no retry and no further launch. When the
 error is one every child hits (no such comp, an unknown template, an unreadable or too-new project, missing fonts or
