@@ -110,23 +110,28 @@ class OutputPattern:
         return cached
 
     def frame_name(self, frame: int) -> str:
-        texts, widths = self._name_parts()
-        out = [texts[0]]
-        for width, text in zip(widths, texts[1:]):
-            out.append(format_frame(frame, width))
-            out.append(text)
-        return "".join(out)
+        template = self.__dict__.get("_template")
+        if template is None:  # "%"-format of the filled-in name: one C-level call per frame (runs per frame)
+            texts, widths = self._name_parts()
+            template = texts[0].replace("%", "%%") + "".join(
+                f"%0{width}d" + text.replace("%", "%%") for width, text in zip(widths, texts[1:]))
+            object.__setattr__(self, "_template", (template, len(widths)))
+            template = self.__dict__["_template"]
+        text, count = template
+        return text % ((frame,) * count)  # "%05d" pads like format_frame, the sign included ("-0005")
 
     def frame_path(self, frame: int, folder: Optional[Path] = None) -> Path:
         return Path(os.path.join(str(self.folder) if folder is None else str(folder), self.frame_name(frame)))
 
     def frame_file(self, frame: int, folder: Optional[str] = None) -> str:
         """``frame_path`` as a plain string (cheap: called for every frame of every child)."""
-        base = self.__dict__.get("_folder_text")
+        if folder is not None:
+            return os.path.join(folder, self.frame_name(frame))
+        base = self.__dict__.get("_folder_prefix")
         if base is None:
-            base = str(self.folder)
-            object.__setattr__(self, "_folder_text", base)
-        return os.path.join(base if folder is None else folder, self.frame_name(frame))
+            base = os.path.join(str(self.folder), "")  # the folder with its separator: join's result, once
+            object.__setattr__(self, "_folder_prefix", base)
+        return base + self.frame_name(frame)
 
     def movie_path(self) -> Path:
         return self.folder / self._fill_static(self.name)
@@ -241,10 +246,10 @@ class Staging:
 
     def staged_file(self, chunk: int, frame: int) -> str:
         """Where ``frame`` of ``chunk`` is staged (the chunk's folder is created on first use)."""
-        folder = self._folder_text.get(chunk)
-        if folder is None:
-            folder = self._folder_text[chunk] = str(self.folder(chunk))
-        return self.pattern.frame_file(frame, folder)
+        prefix = self._folder_text.get(chunk)
+        if prefix is None:  # the folder with its separator, as os.path.join would put it (once per chunk)
+            prefix = self._folder_text[chunk] = os.path.join(str(self.folder(chunk)), "")
+        return prefix + self.pattern.frame_name(frame)
 
     def move_checked(self, src: str, dst: str) -> Optional[os.stat_result]:
         """Move the (already checked) staged file ``src`` to its final name ``dst``; the final file's stat when it is

@@ -37,7 +37,7 @@ def test_movie_detection():
 
 
 @given(
-    prefix=st.text("abc_-", max_size=4),
+    prefix=st.text("abc_-%", max_size=4),
     hashes=st.integers(0, 7),
     comp=st.text("Mainx /:\\", min_size=1, max_size=6),
     ext=st.sampled_from([".png", ".tif", ".exr"]),
@@ -50,6 +50,27 @@ def test_names_match_the_simulator(prefix, hashes, comp, ext, use_comp, frame):
     ours = OutputPattern(template, comp=comp).frame_path(frame)
     theirs = expand_output(sequence_template(template), comp, frame)
     assert str(ours) == theirs
+
+
+@given(name=st.sampled_from(["[compName]_[#####].png", "a%d_[###]_[#].exr", "100%_[##].tif", "shot.png"]),
+       comp=st.text("M%s_", min_size=1, max_size=4), frame=st.integers(-50, 200000))
+def test_per_frame_paths_are_the_joined_names(name, comp, frame):
+    """The cached per-frame paths (staged and final) are exactly os.path.join of the folder and the frame's name,
+    each token zero-padded like format_frame, every "%" of the name kept literally."""
+    pattern = OutputPattern("/out/" + name, comp=comp)
+    texts, widths = pattern._name_parts()
+    expected = texts[0] + "".join(outputs.format_frame(frame, w) + t for w, t in zip(widths, texts[1:]))
+    assert pattern.frame_name(frame) == expected
+    assert pattern.frame_file(frame) == os.path.join("/out", expected)
+    assert pattern.frame_file(frame, "/stage") == os.path.join("/stage", expected)
+
+
+def test_staged_file_is_the_joined_path(tmp_path):
+    for scratch in (None, tmp_path / "scratch"):
+        staging = Staging(OutputPattern(str(tmp_path / "o%s_[###].png"), comp="M"), scratch=scratch)
+        for chunk, frame in ((0, 1), (12, -3), (12, 4567)):
+            expected = os.path.join(str(staging.folder_path(chunk)), f"o%s_{outputs.format_frame(frame, 3)}.png")
+            assert staging.staged_file(chunk, frame) == expected
 
 
 def test_check_pattern():
