@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Dict, Optional, Union
+from typing import BinaryIO, Callable, Dict, Optional, Tuple, Union
 
 from stmpo.framebytes import Broken
 from stmpo.framecheck_exr import EXR_MAGIC, check_exr
@@ -59,19 +59,19 @@ class Verdict:
 
     ok: True only when the file was proven whole. format: one of FORMATS, or UNKNOWN when no check exists for the
     name. reason: "" when ok, else one line (e.g. "truncated: chunk 3 (b'IDAT') at byte 57 ends at 2104, the file
-    has 1000"). frames: the counted video frames of a movie (None otherwise).
+    has 1000"). frames: the counted video frames of a movie (None otherwise). stamp: the size in bytes and
+    modification time in ns of the file that was proven (an image frame; None otherwise), not compared.
     """
     ok: bool
     format: str
     reason: str = ""
     frames: Optional[int] = None
+    stamp: Optional[Tuple[int, int]] = field(default=None, compare=False)  # (size, mtime ns) as checked, when ok
 
     @property
     def unknown(self) -> bool:
         return self.format == UNKNOWN
 
-
-_OK = {fmt: Verdict(True, fmt) for fmt in FORMATS}  # verdicts are immutable: one per format serves every frame
 
 
 def format_of(path: PathLike) -> str:
@@ -157,7 +157,7 @@ def check_frame(path: PathLike, expected_format: Optional[str] = None, *, decode
         return Verdict(False, fmt, f"cannot be read ({exc.strerror or exc})")
     except Exception as exc:  # a check's bug must not turn a bad frame into a crash of the render
         return Verdict(False, fmt, f"check failed ({type(exc).__name__}: {exc})")
-    return Verdict(True, fmt)
+    return Verdict(True, fmt, stamp=(st.st_size, st.st_mtime_ns))
 
 
 def _check_whole(path: PathLike, fmt: str, pillow: bool) -> Verdict:
@@ -179,14 +179,17 @@ def _check_whole(path: PathLike, fmt: str, pillow: bool) -> Verdict:
             return Verdict(False, fmt, "not a regular file")
         if st.st_size == 0:
             return Verdict(False, fmt, "empty file")
-        parts = [os.read(fd, st.st_size + 1)]
-        while parts[-1]:  # to the end of the file, whatever its size is now (one more read, normally empty)
-            parts.append(os.read(fd, max(st.st_size, 1 << 16)))
-        data = b"".join(parts) if len(parts) > 2 else parts[0]
+        data = os.read(fd, st.st_size + 1)
+        if len(data) != st.st_size:  # shorter (a short read) or longer (it grew): read on to the end of the file
+            parts = [data]
+            while parts[-1]:
+                parts.append(os.read(fd, max(st.st_size, 1 << 16)))
+            data = b"".join(parts)
         found = sniff(data[:8])
         if found is not None and found != fmt:
             return Verdict(False, fmt, f"the file is {found.upper()}, not {fmt.upper()}")
         (walk_png if fmt == "png" else walk_jpeg)(data, pillow)
+        verdict = Verdict(True, fmt, stamp=(st.st_size, st.st_mtime_ns))
     except Broken as exc:
         return Verdict(False, fmt, str(exc))
     except OSError as exc:
@@ -195,7 +198,7 @@ def _check_whole(path: PathLike, fmt: str, pillow: bool) -> Verdict:
         return Verdict(False, fmt, f"check failed ({type(exc).__name__}: {exc})")
     finally:
         os.close(fd)
-    return _OK[fmt]
+    return verdict
 
 
 def _check_movie(path: Path, count: Optional[MovieFrameCounter], expected: Optional[int]) -> Verdict:

@@ -169,19 +169,20 @@ def missing_frames(pattern: OutputPattern, frames: Iterable[int]) -> List[int]:
 
 
 # --------------------------------------------------------------------------------------------------- moving
-def move_into_place(src: "Path | str", dst: "Path | str") -> None:
+def move_into_place(src: "Path | str", dst: "Path | str") -> bool:
     """Put the complete file ``src`` at ``dst`` atomically: rename on one filesystem; across filesystems copy to a
-    temporary name beside ``dst``, fsync, rename, and only then remove ``src``."""
+    temporary name beside ``dst``, fsync, rename, and only then remove ``src``. True when it was renamed (``dst`` is
+    the very file ``src`` was), False when copied."""
     try:
         os.replace(src, dst)
-        return
+        return True
     except FileNotFoundError:
         if not os.path.exists(src):
             raise
         Path(dst).parent.mkdir(parents=True, exist_ok=True)
         try:
             os.replace(src, dst)
-            return
+            return True
         except OSError as exc:
             if exc.errno != errno.EXDEV:
                 raise
@@ -193,6 +194,7 @@ def move_into_place(src: "Path | str", dst: "Path | str") -> None:
     with atomic_write(dst) as out, open(src, "rb") as inp:
         shutil.copyfileobj(inp, out, 1024 * 1024)
     os.unlink(src)
+    return False
 
 
 @dataclass
@@ -251,15 +253,18 @@ class Staging:
             prefix = self._folder_text[chunk] = os.path.join(str(self.folder(chunk)), "")
         return prefix + self.pattern.frame_name(frame)
 
-    def move_checked(self, src: str, dst: str) -> Optional[os.stat_result]:
-        """Move the (already checked) staged file ``src`` to its final name ``dst``; the final file's stat when it is
-        a non-empty regular file there, else None. OSError when it cannot be moved."""
-        move_into_place(src, dst)
+    def move_checked(self, src: str, dst: str, stamp: Optional[Tuple[int, int]] = None) -> Optional[Tuple[int, int]]:
+        """Move the (already checked) staged file ``src`` to its final name ``dst``; the final file's stamp (size in
+        bytes, modification time in ns) when it is a non-empty regular file there, else None. ``stamp``: ``src``'s
+        stamp as it was checked (a non-empty regular file): a rename keeps the very file, so that is the final
+        file's stamp without another stat (a copy is stat'ed). OSError when it cannot be moved."""
+        if move_into_place(src, dst) and stamp is not None and stamp[0] > 0:
+            return stamp
         try:
             st = os.stat(dst)
         except OSError:
             return None
-        return st if st.st_size > 0 and stat.S_ISREG(st.st_mode) else None
+        return (st.st_size, st.st_mtime_ns) if st.st_size > 0 and stat.S_ISREG(st.st_mode) else None
 
     def staged(self, chunk: int, frame: int) -> bool:
         return frame_ok(self.pattern.frame_path(frame, self.folder(chunk)))

@@ -374,6 +374,15 @@ def test_png_and_jpeg_read_once_give_the_walks_verdicts(tmp_path, case, ext, mak
                 assert verdict.reason == expected, cut
 
 
+@pytest.mark.parametrize("case,ext,make", WHOLE, ids=[c[0] for c in WHOLE])
+def test_a_proven_frame_carries_the_stamp_of_the_file_checked(tmp_path, case, ext, make):
+    path = write(tmp_path, "frame" + ext, make(tmp_path))
+    st = os.stat(path)
+    for pillow in (True, False):
+        assert check_frame(path, pillow=pillow).stamp == (st.st_size, st.st_mtime_ns)
+    assert check_frame(write(tmp_path, "cut" + ext, make(tmp_path)[:-3])).stamp is None
+
+
 def test_a_fifo_or_folder_under_a_png_or_jpeg_name_fails_without_waiting(tmp_path):
     for name in ("fifo.png", "fifo.jpg"):
         os.mkfifo(tmp_path / name)  # no writer: a blocking open would wait forever
@@ -391,9 +400,17 @@ def test_a_png_longer_than_its_stat_is_read_to_its_end(tmp_path, monkeypatch):
 
     class Small:
         def __init__(self, st):
-            self.st_mode, self.st_size = st.st_mode, 20
+            self.st_mode, self.st_size, self.st_mtime_ns = st.st_mode, 20, st.st_mtime_ns
 
     monkeypatch.setattr(os, "fstat", lambda fd: Small(real(fd)))
+    assert check_frame(path, pillow=False).ok
+
+
+def test_short_reads_are_read_on_to_the_end(tmp_path, monkeypatch):
+    """A filesystem may return less than asked: the check reads on until the end, never judges a part."""
+    path = write(tmp_path, "f.png", _png())
+    real = os.read
+    monkeypatch.setattr(os, "read", lambda fd, n: real(fd, min(n, 50)))
     assert check_frame(path, pillow=False).ok
 
 
