@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Dict, List
 
 RUNNER = r"""
-import json, os, sys, tempfile, threading, time
+import json, os, shutil, sys, tempfile, threading, time
 from pathlib import Path
 tree, children, rate, seconds, sim = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
 sys.path.insert(0, tree)
@@ -68,6 +68,7 @@ offset = time.time() - time.monotonic()
 lo, hi = max(firsts) - offset + 0.25, min(ends) - offset - 0.25
 window = [s for s in samples if lo <= s[0] <= hi]
 steady = 100.0 * (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0]) if len(window) >= 2 else None
+shutil.rmtree(work, ignore_errors=True)  # ~7 MB of frames and logs per run on a shared machine
 print(json.dumps({"ok": report.ok, "wall": wall, "cpu": cpu, "pct": 100.0 * cpu / wall, "steady": steady,
                   "frames": len(job.frames)}))
 """
@@ -98,11 +99,14 @@ def main(argv: List[str] = sys.argv[1:]) -> int:
     args = parser.parse_args(argv)
     trees = [str(Path(t).resolve()) for t in args.trees.split(",") if t.strip()]
     results: Dict[str, List[Dict]] = {t: [] for t in trees}
+    load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     for _ in range(max(1, args.repeat)):
         for tree in trees:  # alternate: a busy moment hurts every tree alike
             results[tree].append(one(tree, args.children, args.rate, args.seconds))
     print(f"{args.children} children x {args.rate:g} frame lines/s for {args.seconds:g} s each, aerender simulator "
           f"(test instrument), median of {max(1, args.repeat)} alternating runs per tree")
+    if load_before is not None:
+        print(f"load average (1 min) before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}")
     print(f"{'tree':<40} {'ok':<4} {'steady CPU %':>12} {'whole-run CPU %':>15} {'wall s':>7}")
     for tree, runs in results.items():
         steady = statistics.median(r["steady"] for r in runs if r["steady"] is not None)

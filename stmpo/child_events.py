@@ -61,7 +61,7 @@ EVERY_CHILD = frozenset({"comp-not-found", "render-settings-template", "output-m
 class RunState(Protocol):
     """What event handling reads and asks of the run (``stmpo.run.Executor`` provides it)."""
 
-    events: "queue.Queue[LoopEvent]"
+    events: "queue.SimpleQueue[LoopEvent]"
     options: RunOptions
     runs: Dict[int, ChunkRun]
     reporter: RenderReporter

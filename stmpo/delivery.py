@@ -140,7 +140,7 @@ class FrameDelivery:
             self.warn(f"[chunk {chunk}] frame {frame} not delivered: {verdict.reason} ({staged})")
             return False
         try:
-            final = self.staging.move_checked(staged, self.pattern.frame_file(frame))
+            final = self.staging.move_checked(staged, self.pattern.frame_file(frame), verdict.stamp)
         except OSError as exc:
             self.warn(f"[chunk {chunk}] could not move frame {frame} into place: {exc}")
             final = None
@@ -149,7 +149,7 @@ class FrameDelivery:
         self.delivered.add(frame)
         self.withdrawn.discard(frame)
         self.rejected.pop(frame, None)
-        self.stamps[frame] = (final.st_size, final.st_mtime_ns)
+        self.stamps[frame] = final
         if inv is not None:
             inv.delivered.append(frame)
         return True

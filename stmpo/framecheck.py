@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Dict, Optional, Union
+from typing import BinaryIO, Callable, Dict, Optional, Tuple, Union
 
 from stmpo.framebytes import Broken
 from stmpo.framecheck_exr import EXR_MAGIC, check_exr
 from stmpo.framecheck_film import CINEON_MAGICS, DPX_MAGICS, check_cineon, check_dpx
-from stmpo.framecheck_image import check_jpeg, check_png, check_psd, check_tga, check_tiff, decode
+from stmpo.framecheck_image import check_jpeg, check_png, check_psd, check_tga, check_tiff, decode, walk_jpeg, walk_png
 
 __all__ = ["Verdict", "check_frame", "format_of", "sniff", "FORMATS", "UNKNOWN", "MOVIE", "MovieFrameCounter"]
 
@@ -48,6 +48,8 @@ _CHECKS: Dict[str, Callable[[BinaryIO, int], None]] = {
     "exr": check_exr, "dpx": check_dpx, "cineon": check_cineon,
 }
 FORMATS = tuple(_CHECKS) + (MOVIE,)
+_READ_WHOLE = ("png", "jpeg")  # formats whose check reads the whole file (`_check_whole`)
+_OPEN_FLAGS = getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
 _ALIASES = {"jpg": "jpeg", "tif": "tiff", "targa": "tga", "openexr": "exr", "cin": "cineon", "psb": "psd"}
 
 
@@ -57,16 +59,19 @@ class Verdict:
 
     ok: True only when the file was proven whole. format: one of FORMATS, or UNKNOWN when no check exists for the
     name. reason: "" when ok, else one line (e.g. "truncated: chunk 3 (b'IDAT') at byte 57 ends at 2104, the file
-    has 1000"). frames: the counted video frames of a movie (None otherwise).
+    has 1000"). frames: the counted video frames of a movie (None otherwise). stamp: the size in bytes and
+    modification time in ns of the file that was proven (an image frame; None otherwise), not compared.
     """
     ok: bool
     format: str
     reason: str = ""
     frames: Optional[int] = None
+    stamp: Optional[Tuple[int, int]] = field(default=None, compare=False)  # (size, mtime ns) as checked, when ok
 
     @property
     def unknown(self) -> bool:
         return self.format == UNKNOWN
+
 
 
 def format_of(path: PathLike) -> str:
@@ -119,6 +124,8 @@ def check_frame(path: PathLike, expected_format: Optional[str] = None, *, decode
     Never raises for a bad, missing or unreadable file: that is a Verdict with ok=False.
     """
     fmt = _normalize(expected_format) if expected_format else format_of(path)
+    if fmt in _READ_WHOLE and not decode_pixels:
+        return _check_whole(path, fmt, pillow)
     try:
         st = os.stat(path)
     except OSError as exc:
@@ -150,7 +157,48 @@ def check_frame(path: PathLike, expected_format: Optional[str] = None, *, decode
         return Verdict(False, fmt, f"cannot be read ({exc.strerror or exc})")
     except Exception as exc:  # a check's bug must not turn a bad frame into a crash of the render
         return Verdict(False, fmt, f"check failed ({type(exc).__name__}: {exc})")
-    return Verdict(True, fmt)
+    return Verdict(True, fmt, stamp=(st.st_size, st.st_mtime_ns))
+
+
+def _check_whole(path: PathLike, fmt: str, pillow: bool) -> Verdict:
+    """PNG and JPEG, whose check reads the whole file anyway: one open, its ``fstat``, one read to the end (the
+    executor checks every frame of every child: no separate stat, magic read or seek). The same verdicts as the
+    general path. ``O_NONBLOCK``: opening a FIFO left under a frame's name must not wait for a writer."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
+    except OSError as exc:
+        try:  # e.g. a folder on Windows (not openable): say what it is, as the general path does
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                return Verdict(False, fmt, "not a regular file")
+        except OSError:
+            pass
+        return Verdict(False, fmt, f"cannot be read ({exc.strerror or exc})")
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return Verdict(False, fmt, "not a regular file")
+        if st.st_size == 0:
+            return Verdict(False, fmt, "empty file")
+        data = os.read(fd, st.st_size + 1)
+        if len(data) != st.st_size:  # shorter (a short read) or longer (it grew): read on to the end of the file
+            parts = [data]
+            while parts[-1]:
+                parts.append(os.read(fd, max(st.st_size, 1 << 16)))
+            data = b"".join(parts)
+        found = sniff(data[:8])
+        if found is not None and found != fmt:
+            return Verdict(False, fmt, f"the file is {found.upper()}, not {fmt.upper()}")
+        (walk_png if fmt == "png" else walk_jpeg)(data, pillow)
+        verdict = Verdict(True, fmt, stamp=(st.st_size, st.st_mtime_ns))
+    except Broken as exc:
+        return Verdict(False, fmt, str(exc))
+    except OSError as exc:
+        return Verdict(False, fmt, f"cannot be read ({exc.strerror or exc})")
+    except Exception as exc:  # a check's bug must not turn a bad frame into a crash of the render
+        return Verdict(False, fmt, f"check failed ({type(exc).__name__}: {exc})")
+    finally:
+        os.close(fd)
+    return verdict
 
 
 def _check_movie(path: Path, count: Optional[MovieFrameCounter], expected: Optional[int]) -> Verdict:

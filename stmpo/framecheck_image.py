@@ -17,7 +17,7 @@ and then proves the END of the data is in the file, from the format's own struct
   image data: raw (channels x rows x row bytes) or RLE (the row byte-count table, then that many bytes)
   (Adobe Photoshop File Formats Specification, "File Header Section" .. "Image Data Section").
 
-Every function takes an open binary file and its size in bytes and raises `stmpo.framebytes.Broken` (one line).
+Every `check_*` takes an open binary file and its size in bytes and raises `stmpo.framebytes.Broken` (one line).
 PNG and JPEG take `pillow=False` to skip Pillow's header parse and keep only our walk, which alone proves the whole
 structure (signature, every chunk/segment and its CRC, the end marker): for a caller checking a stream of files from
 one writer, whose first file Pillow already read (the executor: the first frame of every aerender invocation). For
@@ -37,7 +37,8 @@ from PIL import Image
 
 from stmpo.framebytes import Broken, read_at, unpack_at
 
-__all__ = ["check_png", "check_jpeg", "check_tiff", "check_tga", "check_psd", "decode", "PILLOW_FORMATS"]
+__all__ = ["check_png", "check_jpeg", "check_tiff", "check_tga", "check_psd", "decode", "walk_png", "walk_jpeg",
+           "PILLOW_FORMATS"]
 
 # our format name -> Pillow's format id
 PILLOW_FORMATS = {"png": "PNG", "jpeg": "JPEG", "tiff": "TIFF", "tga": "TGA", "psd": "PSD"}
@@ -74,7 +75,11 @@ def decode(f: BinaryIO, fmt: str) -> None:
 
 def check_png(f: BinaryIO, size: int, pillow: bool = True) -> None:
     f.seek(0)
-    data = f.read()
+    walk_png(f.read(), pillow)
+
+
+def walk_png(data: bytes, pillow: bool = True) -> None:
+    """``check_png`` on the file's bytes already read whole (``stmpo.framecheck`` reads a PNG once)."""
     size = len(data)  # what we actually hold (the file may have changed since it was measured)
     if not data.startswith(PNG_SIGNATURE):
         raise Broken("no PNG signature")
@@ -118,7 +123,11 @@ _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # SOF0..SOF15 except D
 
 def check_jpeg(f: BinaryIO, size: int, pillow: bool = True) -> None:
     f.seek(0)
-    data = f.read()
+    walk_jpeg(f.read(), pillow)
+
+
+def walk_jpeg(data: bytes, pillow: bool = True) -> None:
+    """``check_jpeg`` on the file's bytes already read whole (``stmpo.framecheck`` reads a JPEG once)."""
     size = len(data)
     if data[:2] != b"\xff\xd8":
         raise Broken("no JPEG SOI marker")

@@ -182,6 +182,9 @@ _PREFIX = re.compile(r"^\ufeff?\s*PROGRESS:\s*", re.IGNORECASE)
 _TC = r"(?:-?\d+(?:[:;.]\d+){3}|\d+\+\d+|-?\d+)"
 _FRAME = re.compile(r"^(?P<tc>" + _TC + r")\s*[(\uff08]\s*(?P<n>\d+)\s*(?P<field>[ULul])?\s*[)\uff09]\s*"
                     r"(?:[:\uff1a]\s*(?P<dur>.*))?$")
+# The frame line as aerender prints it nearly every time (`PROGRESS:  0:00:00:05 (6): 2 Seconds`): one match instead
+# of the prefix strip, the general match and the duration parse (this runs for every line of every child)
+_COMMON_FRAME = re.compile(r"PROGRESS:\s+(\d+:\d+:\d+:\d+) \((\d+)\): (\d+) Seconds?\Z")
 # "looks like a frame line": a timecode-like first token, at most a few characters, then an opening parenthesis
 _LOOKS_LIKE_FRAME = re.compile(r"^-?\d+(?:\s*[:;.,+]\s*\d+)*\s*\S{0,4}\s*[(\uff08]")
 # Comp lines: `<stamp>: Starting composition "name".` The stamp is whatever the locale prints (`4/30/2018 3:10:50
@@ -234,6 +237,9 @@ def parse_line(text: str) -> Optional[Event]:
     Fatal is only `After Effects error:` or `aerender ERROR` (any case): a bare "error" is not fatal.
     A line that looks like a frame line but does not parse is an `UnparsedProgress`, never None.
     """
+    fast = _COMMON_FRAME.match(text)
+    if fast is not None:  # the shape nearly every line has; the general path below gives the same event for it
+        return FrameRendered(int(fast.group(2)), fast.group(1), float(fast.group(3)), "")
     line = _PREFIX.sub("", text, count=1).strip()
     if not line:
         return None

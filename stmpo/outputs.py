@@ -110,23 +110,28 @@ class OutputPattern:
         return cached
 
     def frame_name(self, frame: int) -> str:
-        texts, widths = self._name_parts()
-        out = [texts[0]]
-        for width, text in zip(widths, texts[1:]):
-            out.append(format_frame(frame, width))
-            out.append(text)
-        return "".join(out)
+        template = self.__dict__.get("_template")
+        if template is None:  # "%"-format of the filled-in name: one C-level call per frame (runs per frame)
+            texts, widths = self._name_parts()
+            template = texts[0].replace("%", "%%") + "".join(
+                f"%0{width}d" + text.replace("%", "%%") for width, text in zip(widths, texts[1:]))
+            object.__setattr__(self, "_template", (template, len(widths)))
+            template = self.__dict__["_template"]
+        text, count = template
+        return text % ((frame,) * count)  # "%05d" pads like format_frame, the sign included ("-0005")
 
     def frame_path(self, frame: int, folder: Optional[Path] = None) -> Path:
         return Path(os.path.join(str(self.folder) if folder is None else str(folder), self.frame_name(frame)))
 
     def frame_file(self, frame: int, folder: Optional[str] = None) -> str:
         """``frame_path`` as a plain string (cheap: called for every frame of every child)."""
-        base = self.__dict__.get("_folder_text")
+        if folder is not None:
+            return os.path.join(folder, self.frame_name(frame))
+        base = self.__dict__.get("_folder_prefix")
         if base is None:
-            base = str(self.folder)
-            object.__setattr__(self, "_folder_text", base)
-        return os.path.join(base if folder is None else folder, self.frame_name(frame))
+            base = os.path.join(str(self.folder), "")  # the folder with its separator: join's result, once
+            object.__setattr__(self, "_folder_prefix", base)
+        return base + self.frame_name(frame)
 
     def movie_path(self) -> Path:
         return self.folder / self._fill_static(self.name)
@@ -164,19 +169,20 @@ def missing_frames(pattern: OutputPattern, frames: Iterable[int]) -> List[int]:
 
 
 # --------------------------------------------------------------------------------------------------- moving
-def move_into_place(src: "Path | str", dst: "Path | str") -> None:
+def move_into_place(src: "Path | str", dst: "Path | str") -> bool:
     """Put the complete file ``src`` at ``dst`` atomically: rename on one filesystem; across filesystems copy to a
-    temporary name beside ``dst``, fsync, rename, and only then remove ``src``."""
+    temporary name beside ``dst``, fsync, rename, and only then remove ``src``. True when it was renamed (``dst`` is
+    the very file ``src`` was), False when copied."""
     try:
         os.replace(src, dst)
-        return
+        return True
     except FileNotFoundError:
         if not os.path.exists(src):
             raise
         Path(dst).parent.mkdir(parents=True, exist_ok=True)
         try:
             os.replace(src, dst)
-            return
+            return True
         except OSError as exc:
             if exc.errno != errno.EXDEV:
                 raise
@@ -188,6 +194,7 @@ def move_into_place(src: "Path | str", dst: "Path | str") -> None:
     with atomic_write(dst) as out, open(src, "rb") as inp:
         shutil.copyfileobj(inp, out, 1024 * 1024)
     os.unlink(src)
+    return False
 
 
 @dataclass
@@ -241,20 +248,23 @@ class Staging:
 
     def staged_file(self, chunk: int, frame: int) -> str:
         """Where ``frame`` of ``chunk`` is staged (the chunk's folder is created on first use)."""
-        folder = self._folder_text.get(chunk)
-        if folder is None:
-            folder = self._folder_text[chunk] = str(self.folder(chunk))
-        return self.pattern.frame_file(frame, folder)
+        prefix = self._folder_text.get(chunk)
+        if prefix is None:  # the folder with its separator, as os.path.join would put it (once per chunk)
+            prefix = self._folder_text[chunk] = os.path.join(str(self.folder(chunk)), "")
+        return prefix + self.pattern.frame_name(frame)
 
-    def move_checked(self, src: str, dst: str) -> Optional[os.stat_result]:
-        """Move the (already checked) staged file ``src`` to its final name ``dst``; the final file's stat when it is
-        a non-empty regular file there, else None. OSError when it cannot be moved."""
-        move_into_place(src, dst)
+    def move_checked(self, src: str, dst: str, stamp: Optional[Tuple[int, int]] = None) -> Optional[Tuple[int, int]]:
+        """Move the (already checked) staged file ``src`` to its final name ``dst``; the final file's stamp (size in
+        bytes, modification time in ns) when it is a non-empty regular file there, else None. ``stamp``: ``src``'s
+        stamp as it was checked (a non-empty regular file): a rename keeps the very file, so that is the final
+        file's stamp without another stat (a copy is stat'ed). OSError when it cannot be moved."""
+        if move_into_place(src, dst) and stamp is not None and stamp[0] > 0:
+            return stamp
         try:
             st = os.stat(dst)
         except OSError:
             return None
-        return st if st.st_size > 0 and stat.S_ISREG(st.st_mode) else None
+        return (st.st_size, st.st_mtime_ns) if st.st_size > 0 and stat.S_ISREG(st.st_mode) else None
 
     def staged(self, chunk: int, frame: int) -> bool:
         return frame_ok(self.pattern.frame_path(frame, self.folder(chunk)))

@@ -92,7 +92,7 @@ class Executor:
         self.cancel_event = cancel_event or threading.Event()
         self.cancel_reason = "cancelled"
         self.clock = clock
-        self.events: "queue.Queue[LoopEvent]" = queue.Queue()
+        self.events: "queue.SimpleQueue[LoopEvent]" = queue.SimpleQueue()  # C-level: put/get per line, no Condition
         jobs = list(targets) if targets else [job]
         self.targets: List[Target] = make_targets(jobs, options.scratch, self.cancel_event,
                                                   lambda text: self.reporter.message(f"warning: {text}"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import io
+import os
 import shutil
 import struct
 import subprocess
@@ -346,6 +347,71 @@ def test_missing_empty_and_folder_paths_fail(tmp_path):
     assert check_frame(write(tmp_path, "empty.exr", b"")).reason == "empty file"
     (tmp_path / "dir.png").mkdir()
     assert check_frame(tmp_path / "dir.png").reason == "not a regular file"
+
+
+READ_WHOLE = [c for c in WHOLE if c[1] in (".png", ".jpg", ".jpeg")]
+
+
+@pytest.mark.parametrize("case,ext,make", READ_WHOLE, ids=[c[0] for c in READ_WHOLE])
+def test_png_and_jpeg_read_once_give_the_walks_verdicts(tmp_path, case, ext, make):
+    """PNG and JPEG are opened once and read whole (the executor's per-frame path): with and without Pillow, the
+    whole file passes and every cut of it fails, as the file-object walks (check_png/check_jpeg) decide."""
+    from stmpo.framecheck_image import check_jpeg, check_png
+    data = make(tmp_path)
+    walk = check_png if ext == ".png" else check_jpeg
+    path = tmp_path / ("f" + ext)
+    for cut in [len(data), *cut_points(len(data), marks_for(ext, data))]:
+        path.write_bytes(data[:cut])
+        try:
+            walk(io.BytesIO(data[:cut]), cut, pillow=False)
+            expected = ""
+        except Exception as exc:  # noqa: BLE001 - whatever the walk says, the verdict says the same
+            expected = str(exc)
+        for pillow in (False, True):
+            verdict = check_frame(path, pillow=pillow)
+            assert verdict.ok == (cut == len(data)), (cut, verdict)
+            if not pillow:
+                assert verdict.reason == expected, cut
+
+
+@pytest.mark.parametrize("case,ext,make", WHOLE, ids=[c[0] for c in WHOLE])
+def test_a_proven_frame_carries_the_stamp_of_the_file_checked(tmp_path, case, ext, make):
+    path = write(tmp_path, "frame" + ext, make(tmp_path))
+    st = os.stat(path)
+    for pillow in (True, False):
+        assert check_frame(path, pillow=pillow).stamp == (st.st_size, st.st_mtime_ns)
+    assert check_frame(write(tmp_path, "cut" + ext, make(tmp_path)[:-3])).stamp is None
+
+
+def test_a_fifo_or_folder_under_a_png_or_jpeg_name_fails_without_waiting(tmp_path):
+    for name in ("fifo.png", "fifo.jpg"):
+        os.mkfifo(tmp_path / name)  # no writer: a blocking open would wait forever
+        assert check_frame(tmp_path / name, pillow=False).reason == "not a regular file"
+    (tmp_path / "dir.jpg").mkdir()
+    assert check_frame(tmp_path / "dir.jpg").reason == "not a regular file"
+    assert check_frame(write(tmp_path, "empty.png", b"")).reason == "empty file"
+    assert check_frame(write(tmp_path, "jpeg.png", pillow_bytes("RGB", "JPEG"))).reason == "the file is JPEG, not PNG"
+
+
+def test_a_png_longer_than_its_stat_is_read_to_its_end(tmp_path, monkeypatch):
+    """The size taken before the read only sizes the first read: the walk sees the file to its end."""
+    path = write(tmp_path, "f.png", _png())
+    real = os.fstat
+
+    class Small:
+        def __init__(self, st):
+            self.st_mode, self.st_size, self.st_mtime_ns = st.st_mode, 20, st.st_mtime_ns
+
+    monkeypatch.setattr(os, "fstat", lambda fd: Small(real(fd)))
+    assert check_frame(path, pillow=False).ok
+
+
+def test_short_reads_are_read_on_to_the_end(tmp_path, monkeypatch):
+    """A filesystem may return less than asked: the check reads on until the end, never judges a part."""
+    path = write(tmp_path, "f.png", _png())
+    real = os.read
+    monkeypatch.setattr(os, "read", lambda fd, n: real(fd, min(n, 50)))
+    assert check_frame(path, pillow=False).ok
 
 
 def test_expected_format_overrides_the_extension(tmp_path):

@@ -97,6 +97,20 @@ def test_lines_without_events(line):
     assert parse_line(line) is None
 
 
+@given(spaces=st.text(" \t\u3000", min_size=1, max_size=3),
+       tc=st.lists(st.text("0123456789\u0663", min_size=1, max_size=3), min_size=4, max_size=4),
+       index=st.text("0123456789", min_size=1, max_size=5), between=st.sampled_from([" ", "", "  ", "\t"]),
+       seconds=st.text("0123456789\u0663", min_size=1, max_size=4),
+       unit=st.sampled_from(["Seconds", "Second", "seconds", "Sec", "Seconds.", "Seconds ", "Min", "Secondsx"]),
+       sep=st.sampled_from([":", ";", "."]), head=st.sampled_from(["PROGRESS:", "progress:", "PROGRESS :"]))
+def test_the_common_frame_line_fast_path_agrees_with_the_general_grammar(spaces, tc, index, between, seconds, unit,
+                                                                        sep, head):
+    """Frame lines near the shape aerender prints (the fast path's) parse exactly as the general path does (a
+    leading space sends a line through the general path only)."""
+    text = f"{head}{spaces}{sep.join(tc)}{between}({index}):{between}{seconds} {unit}"
+    assert parse_line(text) == parse_line(" " + text)
+
+
 def test_launcher_and_render_spacing_both_parse():
     one = parse_line("PROGRESS: 0:00:00:01 (2): 3 Seconds")
     two = parse_line("PROGRESS:  0:00:00:01 (2): 3 Seconds")

@@ -37,7 +37,7 @@ def test_movie_detection():
 
 
 @given(
-    prefix=st.text("abc_-", max_size=4),
+    prefix=st.text("abc_-%", max_size=4),
     hashes=st.integers(0, 7),
     comp=st.text("Mainx /:\\", min_size=1, max_size=6),
     ext=st.sampled_from([".png", ".tif", ".exr"]),
@@ -50,6 +50,27 @@ def test_names_match_the_simulator(prefix, hashes, comp, ext, use_comp, frame):
     ours = OutputPattern(template, comp=comp).frame_path(frame)
     theirs = expand_output(sequence_template(template), comp, frame)
     assert str(ours) == theirs
+
+
+@given(name=st.sampled_from(["[compName]_[#####].png", "a%d_[###]_[#].exr", "100%_[##].tif", "shot.png"]),
+       comp=st.text("M%s_", min_size=1, max_size=4), frame=st.integers(-50, 200000))
+def test_per_frame_paths_are_the_joined_names(name, comp, frame):
+    """The cached per-frame paths (staged and final) are exactly os.path.join of the folder and the frame's name,
+    each token zero-padded like format_frame, every "%" of the name kept literally."""
+    pattern = OutputPattern("/out/" + name, comp=comp)
+    texts, widths = pattern._name_parts()
+    expected = texts[0] + "".join(outputs.format_frame(frame, w) + t for w, t in zip(widths, texts[1:]))
+    assert pattern.frame_name(frame) == expected
+    assert pattern.frame_file(frame) == os.path.join("/out", expected)
+    assert pattern.frame_file(frame, "/stage") == os.path.join("/stage", expected)
+
+
+def test_staged_file_is_the_joined_path(tmp_path):
+    for scratch in (None, tmp_path / "scratch"):
+        staging = Staging(OutputPattern(str(tmp_path / "o%s_[###].png"), comp="M"), scratch=scratch)
+        for chunk, frame in ((0, 1), (12, -3), (12, 4567)):
+            expected = os.path.join(str(staging.folder_path(chunk)), f"o%s_{outputs.format_frame(frame, 3)}.png")
+            assert staging.staged_file(chunk, frame) == expected
 
 
 def test_check_pattern():
@@ -74,7 +95,7 @@ def test_move_into_place_same_filesystem(tmp_path):
     src.parent.mkdir()
     src.write_bytes(b"data")
     dst = tmp_path / "b" / "f.png"
-    outputs.move_into_place(src, dst)
+    assert outputs.move_into_place(src, dst) is True  # renamed: the very file
     assert dst.read_bytes() == b"data" and not src.exists()
 
 
@@ -92,12 +113,39 @@ def test_move_into_place_across_filesystems_copies_then_renames(tmp_path, monkey
         return real_replace(a, b)
 
     monkeypatch.setattr(outputs.os, "replace", fake_replace)
-    outputs.move_into_place(src, dst)
+    assert outputs.move_into_place(src, dst) is False  # copied: another file
     assert dst.read_bytes() == b"payload" * 1000
     assert not src.exists()
     # the second replace renamed a temporary file that lived in the destination folder
     assert Path(calls[1][0]).parent == dst.parent and calls[1][1] == str(dst)
     assert [p.name for p in dst.parent.iterdir()] == ["dst.png"]
+
+
+def test_move_checked_takes_the_checked_stamp_only_for_a_rename(tmp_path, monkeypatch):
+    """The stamp the check took is the final file's after a rename (the same file); a copied or unchecked file is
+    stat'ed at its final name, and an empty or missing final file is refused."""
+    staging = Staging(OutputPattern(str(tmp_path / "out" / "f_[##].png")), run_id="r")
+    (tmp_path / "out").mkdir()
+    src, dst = tmp_path / "s1.png", tmp_path / "out" / "f_01.png"
+    src.write_bytes(b"abc")
+    checked = (3, 12345)  # as the check saw it: returned as is, no stat
+    assert staging.move_checked(str(src), str(dst), checked) == checked
+    src.write_bytes(b"abcd")
+    st = os.stat(src)
+    assert staging.move_checked(str(src), str(dst)) == (4, st.st_mtime_ns)  # no stamp given: stat'ed
+    src.write_bytes(b"")
+    assert staging.move_checked(str(src), str(dst)) is None  # empty at its final name
+    real_replace = os.replace
+
+    def cross_device(a, b):
+        if str(a) == str(src):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real_replace(a, b)
+
+    src.write_bytes(b"copied!")
+    monkeypatch.setattr(outputs.os, "replace", cross_device)
+    final = staging.move_checked(str(src), str(dst), (7, 1))  # a copy is another file: its own stamp
+    assert final is not None and final == (7, os.stat(dst).st_mtime_ns) and final != (7, 1)
 
 
 def test_failed_copy_keeps_the_source_and_leaves_no_temporary(tmp_path, monkeypatch):

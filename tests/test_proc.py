@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -325,6 +326,43 @@ def test_linux_process_table_agrees_with_psutil():
     assert table is not None and table[me.pid][0] == me.ppid()
     assert abs(table[me.pid][1] - me.create_time()) < 0.05
     assert linux_process_table("/nonexistent-proc") is None
+
+
+def _fake_stat(root, pid, ppid, ticks):
+    (root / str(pid)).mkdir(exist_ok=True)
+    rest = " ".join(["0"] * 17)  # pgrp .. itrealvalue, then starttime (field 22 of stat) and one more
+    (root / str(pid) / "stat").write_text(f"{pid} (a (b) c) S {ppid} {rest} {ticks} 9\n")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")
+def test_linux_process_table_reads_only_what_changed(tmp_path, monkeypatch):
+    """The incremental snapshot: new processes are read, processes whose parent is gone are read again (they were
+    re-parented), an unchanged set of processes gives the last table back, an old snapshot is never built upon."""
+    from stmpo.proc import posix
+
+    root = tmp_path / "proc"
+    root.mkdir()
+    clock = {"now": 100.0}
+    monkeypatch.setattr(posix.time, "monotonic", lambda: clock["now"])
+    _fake_stat(root, 10, 1, 500)
+    _fake_stat(root, 11, 10, 600)
+    _fake_stat(root, 12, 1, 700)
+    first = posix.linux_process_table(str(root))
+    assert first is not None and {pid: entry[0] for pid, entry in first.items()} == {10: 1, 11: 10, 12: 1}
+    assert first[11][1] - first[10][1] == pytest.approx(100 / posix._CLOCK_TICKS)
+    _fake_stat(root, 12, 77, 700)  # a change no snapshot can attribute to a start or an exit: not read again
+    clock["now"] += 1.0
+    assert posix.linux_process_table(str(root)) is first
+    _fake_stat(root, 13, 11, 800)  # a new process is read
+    shutil.rmtree(root / "10")  # 11's parent exited: 11 was re-parented (to 1)
+    _fake_stat(root, 11, 1, 600)
+    clock["now"] += 1.0
+    second = posix.linux_process_table(str(root))
+    assert second is not None and {pid: entry[0] for pid, entry in second.items()} == {11: 1, 12: 1, 13: 11}
+    clock["now"] += posix.SNAPSHOT_REUSE + 0.5  # too old to build upon: every process is read
+    assert posix.linux_process_table(str(root))[12][0] == 77
+    _fake_stat(root, 12, 78, 700)
+    assert posix.linux_process_table(str(root), reuse=0)[12][0] == 78
 
 
 def test_windows_a_child_is_finished_when_its_job_is_empty_not_when_aerender_exits(no_posix_signals):
