@@ -280,10 +280,10 @@ class ChildEvents:
         for frame in self._delivery(run).settle_stepped(run.chunk, inv, clean):
             self._deliver(run, inv, frame, now)
         state = ex.active_scheduler.chunks.get(run.chunk)
-        left = [g for g in (self._global(run, f) for f in inv.frames)
-                if state is not None and state.owns(g) and g not in state.done]
+        left = {g for g in (self._global(run, f) for f in inv.frames)
+                if state is not None and state.owns(g) and g not in state.done}  # a set: inv.frames can be 10^6
         if self._stepped_fallback(run, inv, [f for f in inv.frames if self._global(run, f) in left]):
-            left = []  # handed back to the chunk's next invocations, one per frame: not a failure
+            left = set()  # handed back to the chunk's next invocations, one per frame: not a failure
         inv.failure = invocation_failure(
             fatal_lines=inv.fatal_lines, failing_warning=inv.failing_warning, stalled=inv.stalled, exit_code=code,
             lingered=inv.lingered, stopped=run.killed, incomplete=bool(left), start_error=inv.start_error)

@@ -7,15 +7,22 @@ back (``rewind``) and the chunk renders them again, one invocation per frame.
 """
 from __future__ import annotations
 
-from typing import AbstractSet, List, Sequence, Tuple
+import bisect
+from itertools import islice
+from typing import AbstractSet, Iterator, List, Sequence, Tuple
 
 from stmpo.invocation import ChunkRun, invocation_frames
 from stmpo.targets import FrameSpace
 
 
-def remaining(run: ChunkRun, done: AbstractSet[int]) -> List[int]:
-    """The chunk's global ids not handed out yet, not past its (shrunk) end, not verified."""
-    return [g for g in run.assigned[run.next_index:] if g <= run.last and g not in done]
+def remaining(run: ChunkRun, done: AbstractSet[int]) -> Iterator[int]:
+    """The chunk's global ids not handed out yet, not past its (shrunk) end, not verified, front to back (lazy:
+    ``assigned`` is ascending)."""
+    for ident in islice(run.assigned, run.next_index, None):
+        if ident > run.last:
+            return
+        if ident not in done:
+            yield ident
 
 
 def next_frames(run: ChunkRun, done: AbstractSet[int], space: FrameSpace, use_increment: bool
@@ -25,12 +32,19 @@ def next_frames(run: ChunkRun, done: AbstractSet[int], space: FrameSpace, use_in
     left = remaining(run, done)
     if space.identity:
         return invocation_frames(left, use_increment)
-    return invocation_frames([space.locate(g)[1] for g in left], use_increment)
+    return invocation_frames((space.locate(g)[1] for g in left), use_increment)
+
+
+def _position(run: ChunkRun, ident: int) -> int:
+    """The index of ``ident`` in ``run.assigned`` (ascending), or -1 (a bisection: chunks can hold a million ids)."""
+    at = bisect.bisect_left(run.assigned, ident)
+    return at if at < len(run.assigned) and run.assigned[at] == ident else -1
 
 
 def index_after(run: ChunkRun, ident: int) -> int:
     """The position in ``run.assigned`` just after global id ``ident`` (the last one handed out)."""
-    return run.assigned.index(ident) + 1 if ident in run.assigned else len(run.assigned)
+    at = _position(run, ident)
+    return at + 1 if at >= 0 else len(run.assigned)
 
 
 def kind_of(run: ChunkRun, space: FrameSpace, target: int, frames: Sequence[int]) -> str:
@@ -38,14 +52,13 @@ def kind_of(run: ChunkRun, space: FrameSpace, target: int, frames: Sequence[int]
     away), else "contiguous" (the report's launch counts, ``stmpo.stepped``)."""
     if len(frames) != 1:
         return "contiguous"
-    ident = space.to_global(target, frames[0])
-    at = run.assigned.index(ident) if ident in run.assigned else -1
+    at = _position(run, space.to_global(target, frames[0]))
     near = [space.locate(run.assigned[i])[1] for i in (at - 1, at + 1) if at >= 0 and 0 <= i < len(run.assigned)]
     return "per-frame" if near and all(abs(f - frames[0]) > 1 for f in near) else "contiguous"
 
 
 def rewind(run: ChunkRun, idents: Sequence[int]) -> None:
     """Hand global ids ``idents`` (handed out before, not verified) out again to the chunk's next invocations."""
-    positions = [run.assigned.index(g) for g in idents if g in run.assigned]
+    positions = [at for at in (_position(run, g) for g in idents) if at >= 0]
     if positions:
         run.next_index = min(run.next_index, min(positions))

@@ -12,10 +12,11 @@ end-of-run accounting and the run report; here it is plain data, with no effects
 """
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Set, Tuple, TypedDict, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple, TypedDict, Union
 
 from stmpo.aerender import build_command
 from stmpo.children import ChildProcess
@@ -104,8 +105,9 @@ class ChunkRun:
 
     def next_frames(self, use_increment: bool) -> Tuple[List[int], int]:
         """The frames (and step) of this chunk's next invocation, without handing them out."""
-        remaining = [f for f in self.assigned[self.next_index:] if f <= self.last]
-        return invocation_frames(remaining, use_increment)
+        return invocation_frames(itertools.takewhile(lambda f: f <= self.last,
+                                                     itertools.islice(self.assigned, self.next_index, None)),
+                                 use_increment)
 
 
 @dataclass(frozen=True)
@@ -161,18 +163,22 @@ def exit_reason(run: ChunkRun, inv: Invocation, clean: bool) -> str:
     return ""
 
 
-def invocation_frames(remaining: Sequence[int], use_increment: bool) -> Tuple[List[int], int]:
-    """The frames of the next aerender invocation: the longest step-1 run at the front of ``remaining`` (or the
-    longest constant-step run with ``use_increment``), and its step."""
-    if not remaining:
+def invocation_frames(remaining: Iterable[int], use_increment: bool) -> Tuple[List[int], int]:
+    """The frames of the next aerender invocation: the longest step-1 run at the front of ``remaining`` (ascending),
+    or the longest constant-step run with ``use_increment``, and its step. ``remaining`` is read only as far as
+    that run goes (an iterator over a million-frame chunk costs its front run, not the chunk)."""
+    it = iter(remaining)
+    first = next(it, None)
+    if first is None:
         return [], 1
-    if len(remaining) == 1:
-        return [remaining[0]], 1
-    step = remaining[1] - remaining[0]
+    second = next(it, None)
+    if second is None:
+        return [first], 1
+    step = second - first
     if step != 1 and not use_increment:
-        return [remaining[0]], 1
-    out = [remaining[0]]
-    for frame in remaining[1:]:
+        return [first], 1
+    out = [first, second]
+    for frame in it:
         if frame - out[-1] != step:
             break
         out.append(frame)

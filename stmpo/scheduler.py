@@ -378,7 +378,7 @@ class Scheduler:
         fallback = self._global_rate()
         best: Optional[Tuple[float, int, ChunkState, int]] = None
         for state in self.live():
-            if state.killing or state.chunk == exclude or (state.remaining and state.remaining[0] in self.barred):
+            if state.killing or state.chunk == exclude or (self.barred and state.assigned[0] in self.barred):
                 continue
             left = state.remaining_count
             if left <= 2 * self.min_chunk:

@@ -79,6 +79,28 @@ def test_invocation_frames():
     assert invocation_frames([], False) == ([], 1)
 
 
+def test_invocation_frames_reads_only_the_front_run():
+    consumed = []
+
+    def frames():
+        for f in [3, 4, 5, 9, 10, 11]:
+            consumed.append(f)
+            yield f
+
+    assert invocation_frames(frames(), False) == ([3, 4, 5], 1) and consumed == [3, 4, 5, 9]
+
+
+def test_a_crash_early_in_a_huge_range_ends_at_once_with_the_exact_missing_set(tmp_path, project, aerender_sim):
+    """A chunk of 300 000 frames whose aerender crashes at frame 10: the end of the invocation is linear in the
+    chunk (it once compared every frame with a list of every frame: minutes here, hours at 10^6)."""
+    env = {"AERENDER_SIM_CRASH_AT_FRAME": "10"}
+    report, out, log = render(tmp_path, project, aerender_sim, "0-299999", 1, env=env, retries=0)
+    assert not report.ok and report.exit_code == exitcodes.RENDER_FAILED
+    assert str(report.missing) == "10-299999", log[-2000:]
+    delivered = sorted(p.name for p in out.iterdir() if not p.name.startswith(".aefarm-"))
+    assert delivered == [f"Main_{f:05d}.png" for f in range(10)]
+
+
 def test_all_frames_delivered_and_verified(tmp_path, project, aerender_sim):
     report, out, log = render(tmp_path, project, aerender_sim, "1-24", 3)
     assert report.ok and report.exit_code == 0 and not report.missing
