@@ -37,6 +37,11 @@ class RenderJob(Protocol):
     def rqindex(self) -> Optional[int]: ...
 
     @property
+    def comp_name(self) -> Optional[str]:
+        """The comp a render-queue item renders, when ``rqindex`` is set and the project told (fills ``[compName]``
+        in ``output``; with ``comp`` set it is ``comp``)."""
+
+    @property
     def output(self) -> str: ...
 
     @property

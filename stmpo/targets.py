@@ -99,7 +99,7 @@ def make_targets(jobs: Sequence[RenderJob], scratch: Optional[object], cancel: t
     """A Target per job, each with its own staging folders and delivery rules."""
     out: List[Target] = []
     for index, job in enumerate(jobs):
-        pattern = OutputPattern(str(job.output), comp=job.comp or "")
+        pattern = OutputPattern(str(job.output), comp=job.comp or job.comp_name or "")
         staging = Staging(pattern, scratch=scratch)  # type: ignore[arg-type]
         delivery = FrameDelivery(pattern, staging, cancel=cancel, warn=warn)
         out.append(Target(index, job, list(job.frames), pattern, staging, delivery))

@@ -209,3 +209,29 @@ def test_sequences_travel_whole_in_deadline_asset_references(aefarm, sequence_pr
     assert str(sequence_project["folder"]) in inputs["directories"]
     assert {str(mixed / "bg.010.exr"), str(mixed / "bg.011.exr")} <= set(inputs["filenames"])
     assert str(mixed / "notes.txt") not in inputs["filenames"]
+
+
+def test_a_render_queue_item_fills_compname_in_the_output(aefarm, studio):
+    """Was: with --rqindex, [compName] was filled with nothing: every frame looked for at '_00001.png', all lost."""
+    proc = aefarm(*RENDER, "--rqindex", "1", "--progress", "log", env=studio["env"], cwd=studio["root"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = studio["root"] / "out"
+    assert sorted(p.name for p in out.iterdir()) == [f"Main_{f:05d}.png" for f in (1, 2, 3)]
+    assert [read_frame_png(out / f"Main_{f:05d}.png")["comp"] for f in (1, 2, 3)] == ["Main"] * 3
+
+
+def test_compname_with_rqindex_of_a_binary_aep_is_refused(aefarm, studio):
+    (studio["root"] / "shot.aep").write_bytes(b"RIFX\x00\x00\x10\x00Egg!" + bytes(64))
+    refused(aefarm, studio, "render", "shot.aep", *RENDER[2:], "--rqindex", "1",
+            words=("uses [compName]", "binary .aep", "--comp NAME"))
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"", ("not an After Effects project",)),
+    (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x/>', ("not an After Effects project",)),
+    (b"\x00\x01binary\x00", ("empty.aepx",)),
+])
+def test_a_file_that_is_no_project_is_refused_before_aerender(aefarm, studio, content, words):
+    """Was: a warning, then aerender launched on it (exit 4)."""
+    (studio["root"] / "empty.aepx").write_bytes(content)
+    refused(aefarm, studio, "render", "empty.aepx", *RENDER[2:], "--comp", "Main", words=words)

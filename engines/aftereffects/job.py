@@ -29,6 +29,7 @@ class Job:
     frames: FrameSet
     comp: Optional[str] = None
     rqindex: Optional[int] = None
+    comp_name: Optional[str] = None  # the comp of render-queue item `rqindex` (preflight): fills [compName]
     rules: RuleSet = field(default_factory=RuleSet)
     target_os: Optional[str] = None
     env: Dict[str, str] = field(default_factory=dict)

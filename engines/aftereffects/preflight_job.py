@@ -5,6 +5,7 @@ Nothing here writes: it runs before the converted project, the output folders or
 """
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, List, Optional, Tuple, Union
@@ -12,9 +13,11 @@ from typing import Any, List, Optional, Tuple, Union
 from aeproject.footage import Disk, check_footage
 from aeproject.model import Project
 from aeproject.reader import project_kind, read_project
-from engines.aftereffects.preflight import WARNING, Finding, Request, Result, check
+from engines.aftereffects.preflight import WARNING, Finding, PreflightError, Request, Result, check
 from stmpo.errors import FrameSpecError
 from stmpo.frames import FrameSet
+
+_COMP_TOKEN = re.compile(r"\[compname\]", re.IGNORECASE)  # aerender's token, case as aerender accepts it
 
 
 def load_model(project: Union[str, Path]) -> Tuple[Optional[Project], List[Finding]]:
@@ -24,10 +27,7 @@ def load_model(project: Union[str, Path]) -> Tuple[Optional[Project], List[Findi
     if kind == "aep":
         return None, [Finding(WARNING, f"{project} is a binary .aep: its comps, render queue and footage are not "
                                        "checked before rendering (save it as .aepx to have them checked)")]
-    if kind != "aepx":
-        return None, [Finding(WARNING, f"{project} is not an After Effects XML project: its contents are not "
-                                       "checked")]
-    return read_project(project), []
+    return read_project(project), []  # anything but a binary .aep or an .aepx: ProjectError, one line, exit 2
 
 
 def preflight_job(job: Any, disk: Optional[Disk] = None) -> Result:
@@ -52,7 +52,13 @@ def check_job(job: Any, reporter: Any = None, disk: Optional[Disk] = None) -> An
             reporter.message(finding.line())
     result.raise_for_errors()
     if result.output is not None and result.output != job.output:
-        return replace(job, output=result.output)
+        job = replace(job, output=result.output)
+    if job.comp is None and result.comp is not None:
+        job = replace(job, comp_name=result.comp.name)  # what aerender puts for [compName]: the item's comp
+    if not (job.comp or job.comp_name) and _COMP_TOKEN.search(str(job.output)):
+        raise PreflightError(f"--output {job.output!r} uses [compName], but the comp of render-queue item "
+                             f"{job.rqindex} cannot be read from {job.project} (a binary .aep): give --comp NAME, or "
+                             f"an output without [compName], or save the project as .aepx")
     return job
 
 

@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 from aefarm_common.exitcodes import RENDER_FAILED
 from aefarm_common.userdirs import default_work_dir
@@ -31,6 +31,9 @@ from stmpo.scheduler import Scheduler
 from stmpo.scheduler_types import Start
 from stmpo.stepped import AUTO, SteppedMemory, SteppedPolicy, mode_of
 from stmpo.watch.session import watch_run
+
+if TYPE_CHECKING:
+    from aeproject.model import Comp
 
 
 @dataclass
@@ -91,7 +94,7 @@ def dry_run_lines(job: Job, plan: Plan, aerender: str) -> Iterator[str]:
     lines = ["plan:"] + [f"  {line}" for line in plan.explanation]
     lines += [f"  warning: {w}" for w in plan.warnings]
     options = job.options
-    pattern = OutputPattern(job.output, comp=job.comp or "")
+    pattern = OutputPattern(job.output, comp=job.comp or job.comp_name or "")
     mode = "static" if pattern.is_movie else options.schedule
     lines.append(f"schedule: {mode}, {plan.concurrency} child slots, min chunk {options.min_chunk}, "
                  f"retries {options.retries}{', fail-fast' if options.fail_fast else ''}")
@@ -165,8 +168,9 @@ def default_log_dir() -> Path:
     return Path(tempfile.gettempdir()) / "aefarm-logs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
 
 
-def comp_frame_rate(job: Job) -> Optional[float]:
-    """The frame rate of the comp ``job`` renders, read from its project (None when it cannot be read)."""
+def target_comp(job: Job) -> Optional["Comp"]:
+    """The comp ``job`` renders (its ``comp``, or its render-queue item's), read from its project (None when it
+    cannot be read)."""
     from aeproject.errors import ProjectError
     from aeproject.reader import read_project
 
@@ -176,11 +180,9 @@ def comp_frame_rate(job: Job) -> Optional[float]:
         return None
     if job.comp is not None:
         comps = project.comps_named(job.comp)
-        comp = comps[0] if comps else None
-    else:
-        items = [i for i in project.render_queue if i.index == job.rqindex]
-        comp = project.queue_comp(items[0]) if items else None
-    return comp.frame_rate if comp is not None and comp.frame_rate else None
+        return comps[0] if comps else None
+    items = [i for i in project.render_queue if i.index == job.rqindex]
+    return project.queue_comp(items[0]) if items else None
 
 
 def render_with_progress(job: Job, progress: str, log_dir: Optional[Path] = None) -> int:
@@ -201,7 +203,10 @@ def render_with_progress(job: Job, progress: str, log_dir: Optional[Path] = None
         if job.encode or job.notify:  # post-render actions (--encode, --notify), after the frames are verified
             from engines.aftereffects.jobs.actions import render_actions
 
-            ok, _ = render_actions(job, report, reporter, comp_frame_rate(job))
+            comp = target_comp(job)
+            if job.comp is None and comp is not None:
+                job = replace(job, comp_name=comp.name)  # [compName] of a render-queue item's output
+            ok, _ = render_actions(job, report, reporter, comp.frame_rate if comp is not None else None)
             if not ok:
                 return RENDER_FAILED
         return report.exit_code

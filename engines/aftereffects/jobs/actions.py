@@ -83,13 +83,13 @@ def render_actions(job: Any, report: Any, reporter: Any, fps: Optional[float]) -
     if job.encode and report.ok:
         from stmpo.movies import find_ffmpeg
 
-        dst = movie_beside(job.output, job.comp or "", job.encode)
+        dst = movie_beside(job.output, job.comp or job.comp_name or "", job.encode)
         try:
             tools = find_ffmpeg(job.options.ffmpeg)
             if fps is None:
                 raise JobError("the comp's frame rate could not be read from the project")
-            result = encode(OutputPattern(job.output, comp=job.comp or ""), list(job.frames), fps, job.encode,
-                            dst, tools[0], tools[1])
+            pattern = OutputPattern(job.output, comp=job.comp or job.comp_name or "")
+            result = encode(pattern, list(job.frames), fps, job.encode, dst, tools[0], tools[1])
             done["movie"] = result.to_json()
             reporter.message(f"encode: wrote and verified {dst} ({result.frames} frames, {job.encode})")
         except Exception as exc:  # noqa: BLE001 - any failure is this action's, reported in one line
