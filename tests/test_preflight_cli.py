@@ -235,3 +235,24 @@ def test_a_file_that_is_no_project_is_refused_before_aerender(aefarm, studio, co
     """Was: a warning, then aerender launched on it (exit 4)."""
     (studio["root"] / "empty.aepx").write_bytes(content)
     refused(aefarm, studio, "render", "empty.aepx", *RENDER[2:], "--comp", "Main", words=words)
+
+
+@pytest.mark.parametrize("option", ["--output", "--report"])
+def test_an_output_or_report_that_cannot_be_written_is_refused_before_rendering(aefarm, studio, option):
+    """Was: the whole render ran, then exit 2 from the report's write (or a staging folder named in the error)."""
+    (studio["root"] / "afile").write_text("x")
+    args = list(RENDER) + ["--comp", "Main"]
+    if option == "--output":
+        args[args.index("--output") + 1] = str(studio["root"] / "afile" / "sub" / "[compName]_[#####].png")
+    else:
+        args += ["--report", str(studio["root"] / "afile" / "r.json")]
+    refused(aefarm, studio, *args, words=(option, "afile is a file, not a folder"))
+
+
+def test_unwritable_names_the_folder_a_read_only_file_system_refuses(tmp_path, monkeypatch):
+    from engines.aftereffects import preflight_job
+
+    assert preflight_job.unwritable(tmp_path / "new" / "deeper") is None  # created later, under a writable folder
+    monkeypatch.setattr(preflight_job.os, "access", lambda path, mode: False)  # as a read-only mount answers
+    assert preflight_job.unwritable(tmp_path) == "not writable"
+    assert preflight_job.unwritable(tmp_path / "new") == f"{tmp_path} is not writable"

@@ -5,6 +5,7 @@ Nothing here writes: it runs before the converted project, the output folders or
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +19,25 @@ from stmpo.errors import FrameSpecError
 from stmpo.frames import FrameSet
 
 _COMP_TOKEN = re.compile(r"\[compname\]", re.IGNORECASE)  # aerender's token, case as aerender accepts it
+
+
+def _parent(path: Optional[Union[str, Path]]) -> Optional[Path]:
+    return Path(path).parent if path else None
+
+
+def unwritable(folder: Path) -> Optional[str]:
+    """Why no file could be created in ``folder`` (created first if missing), or None when it can: its nearest
+    existing ancestor must be a folder this process may write to (a read-only file system says so even to root)."""
+    existing = folder
+    while not existing.exists():
+        if existing.parent == existing:
+            return "no folder of it exists"
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return "not writable" if existing == folder else f"{existing} is not writable"
+    return None
 
 
 def load_model(project: Union[str, Path]) -> Tuple[Optional[Project], List[Finding]]:
@@ -55,6 +75,11 @@ def check_job(job: Any, reporter: Any = None, disk: Optional[Disk] = None) -> An
         job = replace(job, output=result.output)
     if job.comp is None and result.comp is not None:
         job = replace(job, comp_name=result.comp.name)  # what aerender puts for [compName]: the item's comp
+    for what, path in (("--output", Path(str(job.output)).parent), ("--report", _parent(job.options.report)),
+                       ("--report-html", _parent(job.options.report_html))):
+        why = unwritable(path) if path is not None else None
+        if why is not None:
+            raise PreflightError(f"{what} {path}: {why}: nothing would be written there")
     if not (job.comp or job.comp_name) and _COMP_TOKEN.search(str(job.output)):
         raise PreflightError(f"--output {job.output!r} uses [compName], but the comp of render-queue item "
                              f"{job.rqindex} cannot be read from {job.project} (a binary .aep): give --comp NAME, or "
