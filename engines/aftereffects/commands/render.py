@@ -156,7 +156,8 @@ def run_command(args: argparse.Namespace) -> int:
                 aerender = resolve_aerender(job)
             except StmpoError:
                 aerender = job.aerender or "aerender"
-            for line in dry_run_lines(job, plan_job(job), aerender):
+            lines = list(dry_run_lines(job, plan_job(job), aerender))  # a refused request prints only its error
+            for line in lines:
                 print(line)
             return exitcodes.OK
     except Exception as exc:
