@@ -72,8 +72,7 @@ def remap_project(job: Job, reporter: Any = None) -> Job:
 
     result = convert(job.project, rules=job.rules, target_os=job.target_os, out_dir=converted_dir(job))
     if reporter is not None:
-        how = "reused cached" if getattr(result, "cached", False) else "wrote"
-        reporter.message(f"remap: {how} {result.output} ({result.replaced} paths mapped by {len(job.rules)} rules)")
+        reporter.message(f"remap: {result.summary()}")
         for item in getattr(result, "unsafe", None) or ():
             reporter.message(f"remap: warning: not rewritten: {item}")
     return job.with_project(Path(result.output))
