@@ -101,6 +101,10 @@ CASES = [
     (BUNDLE[:2] + ["missing.aepx"] + BUNDLE[3:] + ["--output-dir", "/tmp/o"], "missing.aepx"),
     (BUNDLE + ["--output-dir", "/tmp/o", "--chunk-size", "0"], "chunk-size"),
     (["deadline", "session-exit", "--token-file", "garbage.bin"], "token"),  # was UnicodeDecodeError
+    # a file that is not a run report: the server started and its page answered 503 (before the fix this hangs)
+    (["watch", "p.aepx"], "not a JSON run report"),
+    (["watch", "list.json"], "not a JSON run report"),
+    (["watch", "empty.json"], "not a JSON run report"),
     # refused by the checks after the job was built: stdout stayed empty only for the build_job errors
     (RENDER + ["1-4", "--comp", "Nope"], "Nope"),
     (RENDER + ["1-4", "--comp", "Nope", "--dry-run"], "Nope"),  # printed the preflight's finding first
