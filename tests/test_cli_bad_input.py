@@ -107,7 +107,7 @@ CASES = [
     (["watch", "empty.json"], "not a JSON run report"),
     # refused by the checks after the job was built: stdout stayed empty only for the build_job errors
     (RENDER + ["1-4", "--comp", "Nope"], "Nope"),
-    (RENDER + ["1-4", "--comp", "Nope", "--dry-run", *MAP], "Nope"),  # printed the preflight's finding first
+    (RENDER + ["1-4", "--comp", "Nope", "--dry-run", "--continue-on-missing-footage"], "Nope"),  # printed the findings first
     (RENDER + ["1-4", "--comp", "Nope", "--progress", "log", *MAP], "Nope"),
     (["render", "p.aepx", "--comp", "Main", "--output", "C:\\out\\x_[#####].png", "--aerender", SIM, "--frames",
       "1-4"], "Windows"),

@@ -160,7 +160,7 @@ def run_command(args: argparse.Namespace) -> int:
             try:
                 lines.extend(dry_run_lines(job, plan_job(job), aerender))
             except Exception:  # refused: stdout stays empty; several findings are listed on stderr (as promised)
-                if len(lines) > 1:
+                if sum(line.startswith("preflight: error:") for line in lines) > 1:
                     print("\n".join(lines), file=sys.stderr)
                 raise
             for line in lines:
