@@ -54,6 +54,15 @@ class ConvertResult:
     unmapped: List[str] = field(default_factory=list)
     target_os: Optional[str] = None
 
+    def summary(self) -> str:
+        """One line saying what was done: a reused copy claims no count (it is not known), a binary .aep is used as
+        it is (nothing was written)."""
+        if self.cached:
+            return f"reused earlier conversion {self.output} (made from the same input and rules)"
+        if self.kind == "aep":
+            return f"binary .aep needs no mapping; use it as it is: {self.output}"
+        return f"mapped {self.replaced} reference(s) in {self.kind} -> {self.output}"
+
     def report(self) -> dict:
         return {
             "input": str(self.input) if self.input is not None else None,
@@ -179,6 +188,9 @@ def convert(src: PathLike, dst: Optional[PathLike] = None, rules: Optional[RuleS
                              "projects cannot be rewritten safely: save it as .aepx (File > Save As > XML) and "
                              "convert that")
         return ConvertResult(output=src, kind="aep", replaced=0, cached=False, input=src, target_os=target_os)
+    if kind == "text" and src.suffix.lower() == ".aep" and b"\0" in _read_head(src):
+        raise RemapError(f"{src}: binary data that is not an After Effects project (no RIFX header; damaged?): "
+                         "open it in After Effects and save it as .aepx (File > Save As > XML), then convert that")
 
     if dst is None:
         folder = Path(out_dir) if out_dir is not None else src.parent

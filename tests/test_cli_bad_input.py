@@ -27,6 +27,8 @@ def workdir(tmp_path, monkeypatch):
     (tmp_path / "nulls.json").write_text("[null]")
     (tmp_path / "env.json").write_text(json.dumps({"A": "x"}))
     (tmp_path / "envloop.json").write_text(json.dumps({"A": "${B}", "B": "${A}"}))
+    (tmp_path / "cut.aepx").write_bytes((tmp_path / "p.aepx").read_bytes()[:300])
+    (tmp_path / "nul.aep").write_bytes(b"XXXX\0\0\0\0Egg!")
     (tmp_path / "no_input_payload.json").write_text(json.dumps({"range": "1-4", "output": "/tmp/o"}))
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -99,6 +101,22 @@ CASES = [
     (BUNDLE[:2] + ["missing.aepx"] + BUNDLE[3:] + ["--output-dir", "/tmp/o"], "missing.aepx"),
     (BUNDLE + ["--output-dir", "/tmp/o", "--chunk-size", "0"], "chunk-size"),
     (["deadline", "session-exit", "--token-file", "garbage.bin"], "token"),  # was UnicodeDecodeError
+    # a file that is not a run report: the server started and its page answered 503 (before the fix this hangs)
+    (["watch", "p.aepx"], "not a JSON run report"),
+    (["watch", "list.json"], "not a JSON run report"),
+    (["watch", "empty.json"], "not a JSON run report"),
+    # refused by the checks after the job was built: stdout stayed empty only for the build_job errors
+    (RENDER + ["1-4", "--comp", "Nope"], "Nope"),
+    (RENDER + ["1-4", "--comp", "Nope", "--dry-run", "--continue-on-missing-footage"], "Nope"),  # printed the findings first
+    (RENDER + ["1-4", "--comp", "Nope", "--progress", "log", *MAP], "Nope"),
+    (["render", "p.aepx", "--comp", "Main", "--output", "C:\\out\\x_[#####].png", "--aerender", SIM, "--frames",
+      "1-4"], "Windows"),
+    (["render", "p.aepx", "--comp", "Main", "--output", "o/x_[#####].[bogus]", "--aerender", SIM, "--frames",
+      "1-4"], "bogus"),
+    (["render", "cut.aepx", "--comp", "Main", "--output", "o/x_[#####].png", "--aerender", SIM, "--frames", "1-4"],
+     "cut.aepx"),
+    (["render", "nul.aep", "--comp", "Main", "--output", "o/x_[#####].png", "--aerender", SIM, "--frames", "1-4",
+      *MAP], "nul.aep"),  # printed a "preflight: warning" line first
 ]
 
 
@@ -109,9 +127,12 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(workdir, capsys, argv, 
         code = main(argv)
     except SystemExit as exc:  # argparse errors
         code = exc.code
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     lines = err.splitlines()
     assert code == 2, err
+    # nothing on stdout either (it printed "per-child logs: ..." before the error), but the protocol line an OpenJD
+    # action owes its runner
+    assert [line for line in out.splitlines() if not line.startswith("openjd_fail: ")] == [], out
     assert len(lines) == 1, err
     assert word.lower() in lines[0].lower(), lines[0]
     assert "Traceback" not in err

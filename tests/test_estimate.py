@@ -279,3 +279,29 @@ def test_history_lock_timeout_never_fails_the_caller_silently(tmp_path, monkeypa
         release.set()
         thread.join()
     assert not Path(path).exists() or history.load(path) == []
+
+
+def test_estimate_checks_the_comp_when_the_project_can_be_read(tmp_path, capsys):
+    """An unknown comp said "no render history ... render it once" (exit 0): now exit 2 naming the closest comps,
+    and frames outside the comp are a warning; a project that cannot be read is estimated by name as before."""
+    from engines.aftereffects.cli import main
+    from engines.aftereffects.sample_project import write_sample_project
+
+    project = write_sample_project(tmp_path / "p.aepx")
+    history_file = tmp_path / "h.jsonl"
+    history_file.write_text("")
+    base = ["estimate", str(project), "--history", str(history_file)]
+    assert main(base + ["--comp", "main", "--frames", "1-10"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "comp 'main' not found" in err and "closest: 'Main'" in err
+    assert main(base + ["--comp", "Main", "--frames", "1-10"]) == 0
+    out, err = capsys.readouterr()
+    assert "no render history" in out and err == ""
+    assert main(base + ["--comp", "Main", "--frames", "1-99999"]) == 0
+    out, err = capsys.readouterr()
+    assert "estimate: warning: frames " in err and "are outside comp 'Main'" in err
+    assert main(base + ["--rqindex", "9", "--frames", "1-10"]) == 2
+    capsys.readouterr()
+    binary = tmp_path / "b.aep"
+    binary.write_bytes(b"RIFX\x00\x00\x00\x20Egg!LIST" + bytes(32))
+    assert main(["estimate", str(binary), "--history", str(history_file), "--comp", "X", "--frames", "1-10"]) == 0

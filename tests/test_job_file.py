@@ -75,6 +75,19 @@ def test_job_file_errors_are_one_line_exit_2_and_nothing_written(studio, aerende
     assert sorted(p.name for p in studio.iterdir()) == before  # no out/, no work/
 
 
+def test_a_refused_check_prints_nothing_on_stdout(tmp_path, aerender_sim, capsys):
+    write_template(tmp_path)
+    write_rows(tmp_path, 3)
+    (tmp_path / "rows" / "photos" / "p02.png").unlink()
+    job = write_job(tmp_path, job_document(aerender_sim))
+    code, out, err = cli(capsys, "job", "check", job)
+    assert code == 2 and err.count("\n") == 1 and "p02.png: not found" in err
+    assert out == ""  # printed its "job ...: template ..." header and the rows that were fine first
+    (tmp_path / "rows" / "photos" / "p02.png").write_bytes((tmp_path / "rows" / "photos" / "p01.png").read_bytes())
+    code, out, _ = cli(capsys, "job", "check", job)
+    assert code == 0 and out.startswith(f"job {job}: template ")
+
+
 def test_no_aerender_is_one_line_before_any_variant_is_written(studio, aerender_sim, capsys, tmp_path):
     doc = job_document(str(tmp_path / "no-aerender"))
     job = write_job(studio, doc)

@@ -216,7 +216,7 @@ def test_openjd_run_image_bundle_renders_every_frame_only_with_path_mapping(stud
     assert len(progress) == 3
     for values in progress:
         assert values and values == sorted(values) and values[-1] == 100
-    assert "remap: wrote" in proc.stdout or "remap: reused" in proc.stdout
+    assert "remap: mapped" in proc.stdout or "remap: reused" in proc.stdout
     # the remapped copy goes to the session's working directory, never beside the input on its share
     assert sorted(p.name for p in studio["root"].iterdir() if p.suffix == ".aepx") == ["shot.aepx"]
 
@@ -315,7 +315,7 @@ def test_windows_source_rule_through_openjd_sessions(tmp_path):
         LOG.setLevel(old_level)
     assert sorted(p.name for p in out.glob("Main_*.png")) == ["Main_00001.png", "Main_00002.png", "Main_00003.png"]
     text = "\n".join(lines)
-    assert "--frames=1-3" in text and "1 paths mapped" in text, text[-3000:]
+    assert "--frames=1-3" in text and "mapped 1 reference(s)" in text, text[-3000:]
 
 
 @pytest.mark.slow

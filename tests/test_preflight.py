@@ -119,6 +119,18 @@ def test_footage_missing_after_mapping_foreign_and_relative(tmp_path):
     assert allowed.errors == [] and len(allowed.warnings) == 3
 
 
+def test_foreign_footage_names_the_paths_it_objects_to(tmp_path):
+    """A rule that maps Windows footage to POSIX paths on a windows target: the error listed the original Windows
+    paths, not the POSIX ones it objects to."""
+    project = read_project(write_sample_project(tmp_path / "f.aepx", footage=["P:\\show\\a.png", "/mnt/x/b.png"]))
+    rules = RuleSet.from_cli(["P:\\show=/mnt/show"])
+    states = check_footage(project, rules, node_os="windows")
+    [foreign] = [m for m in messages(run(project, states, comp="Main", rules=rules, node_os="windows"))
+                 if "still POSIX" in m]
+    assert "2 footage paths are still POSIX paths" in foreign and "maps them to a windows path" in foreign
+    assert "/mnt/show/a.png (mapped from P:\\show\\a.png)" in foreign and ", /mnt/x/b.png" in foreign
+
+
 def test_footage_checked_through_a_fake_disk_lists_a_few_and_counts_the_rest(tmp_path):
     paths = [f"/mnt/show/plate_{n}.png" for n in range(6)]
     project = read_project(write_sample_project(tmp_path / "f.aepx", footage=paths))

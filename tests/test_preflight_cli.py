@@ -116,7 +116,8 @@ def test_footage_missing_after_mapping(aefarm, studio, tmp_path):
 def test_dry_run_prints_the_findings(aefarm, studio):
     proc = aefarm(*RENDER, "--comp", "Shot", "--dry-run", env=studio["env"], cwd=studio["root"])
     assert proc.returncode == exitcodes.BAD_INPUT
-    assert proc.stdout.startswith("preflight: error: comp 'Shot' is ambiguous") and "plan:" not in proc.stdout
+    assert proc.stdout == ""  # a refused request writes nothing on stdout; the error is the one stderr line
+    assert proc.stderr.count("\n") == 1 and "comp 'Shot' is ambiguous" in proc.stderr
     proc = aefarm(*RENDER[:5], "1-5", *RENDER[6:], "--comp", "Main", "--output", "out/shot.png", "--frames",
                   "20000-20001", "--dry-run", env=studio["env"], cwd=studio["root"], check=0)
     lines = proc.stdout.splitlines()

@@ -91,3 +91,33 @@ def test_remapped_project_renders_with_the_simulator(aefarm, aerender_sim, tmp_p
     assert after.returncode == 0, after.stdout + after.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["f_00000.png", "f_00001.png"]
     assert masked((tmp_path / "linux.aepx").read_bytes()) == masked(src.read_bytes())
+
+
+def test_render_says_what_the_remap_did(aefarm, tmp_path, aerender_sim):
+    """A reused copy claimed "0 paths mapped"; a binary .aep claimed it was written (it is used as it is)."""
+    import os
+
+    project = write_sample_project(tmp_path / "p.aepx", footage=["P:\\a.png", "P:\\b.png"])
+    env = dict(os.environ, AEFARM_WORK_DIR=str(tmp_path / "work"))
+    base = ["--comp", "Main", "--frames", "1", "--aerender", aerender_sim, "--progress", "log", "--map",
+            "P:\\=/mnt/p", "--continue-on-missing-footage"]
+    first = aefarm("render", project, "--output", tmp_path / "o1" / "x_[####].png", *base, env=env, check=0)
+    assert "remap: mapped 2 reference(s) in aepx -> " in first.stdout
+    second = aefarm("render", project, "--output", tmp_path / "o2" / "x_[####].png", *base, env=env, check=0)
+    reused = [line for line in second.stdout.splitlines() if line.startswith("remap: ")]
+    assert len(reused) == 1 and reused[0].startswith("remap: reused earlier conversion ")
+    assert "0 " not in reused[0].split(".aepx", 1)[1]  # no count is claimed for a reused copy
+    aep = tmp_path / "real.aep"
+    aep.write_bytes(b"RIFX\x00\x00\x00\x20Egg!LIST" + bytes(32))
+    proc = aefarm("render", aep, "--output", tmp_path / "o3" / "x_[####].png", *base, env=env)
+    said = [line for line in proc.stdout.splitlines() if line.startswith("remap: ")]
+    assert said == [f"remap: binary .aep needs no mapping; use it as it is: {aep}"], proc.stdout
+
+
+def test_a_binary_project_without_rifx_header_gets_the_save_as_aepx_advice(aefarm, tmp_path):
+    src = tmp_path / "bin.aep"
+    src.write_bytes(b"XXXX\x00\x00\x00\x00Egg!" + bytes(32))
+    proc = aefarm("remap", src, "--map", "P:\\=/mnt/p", check=2)
+    assert proc.stderr.count("\n") == 1 and "save it as .aepx" in proc.stderr, proc.stderr
+    assert "not a text file" not in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin.aep"]

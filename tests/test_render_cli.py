@@ -118,7 +118,7 @@ def test_demo(aefarm, tmp_path):
     assert sorted(p.name for p in frames.iterdir()) == [f"Main_{f:05d}.png" for f in range(1, 49, 2)]
     assert f"demo: 24 frames in {frames}" in proc.stdout
     assert all(read_frame_png(frames / f"Main_{f:05d}.png")["frame"] == f for f in range(1, 49, 2))
-    assert "remap: wrote" in proc.stdout
+    assert "remap: mapped 3 reference(s) in aepx" in proc.stdout
     report = json.loads((tmp_path / "demo" / "report.json").read_text())
     assert report["ok"] and report["plan"]["concurrency"] == 4
     html = tmp_path / "demo" / "report.html"

@@ -177,6 +177,13 @@ def check_frames(frames: Optional[FrameSet], comp: Optional[Comp]) -> List[Findi
 
 
 # --------------------------------------------------------------------------------------------------- footage
+def _foreign_path(state: FootageState) -> str:
+    """The path the node would be given (a rule may have made it foreign), and where it came from."""
+    if state.effective == state.raw:
+        return state.raw
+    return f"{state.effective} (mapped from {state.raw})"
+
+
 def check_footage(states: Iterable[FootageState], req: Request) -> List[Finding]:
     states = list(states)
     target = req.target_os or req.node_os
@@ -195,7 +202,8 @@ def check_footage(states: Iterable[FootageState], req: Request) -> List[Finding]
         many = len(foreign) > 1
         findings.append(Finding(level, f"{len(foreign)} footage path{'s are' if many else ' is'} still {kind} "
                                        f"path{'s' if many else ''}, which {where} cannot open, and no mapping rule "
-                                       f"maps {'them' if many else 'it'}: {_listed([s.raw for s in foreign])}{tail}"))
+                                       f"maps {'them' if many else 'it'} to a {node} path: "
+                                       f"{_listed([_foreign_path(s) for s in foreign])}{tail}"))
     missing = [s for s in states if s.state == MISSING]
     if missing:
         where = "on this node after mapping" if req.footage_is_local else "on this machine"

@@ -75,8 +75,7 @@ def remap_project(job: Job, reporter: Any = None) -> Job:
 
     result = convert(job.project, rules=job.rules, target_os=job.target_os, out_dir=converted_dir(job))
     if reporter is not None:
-        how = "reused cached" if getattr(result, "cached", False) else "wrote"
-        reporter.message(f"remap: {how} {result.output} ({result.replaced} paths mapped by {len(job.rules)} rules)")
+        reporter.message(f"remap: {result.summary()}")
         for item in getattr(result, "unsafe", None) or ():
             reporter.message(f"remap: warning: not rewritten: {item}")
     return job.with_project(Path(result.output))
@@ -190,13 +189,15 @@ def render_with_progress(job: Job, progress: str, log_dir: Optional[Path] = None
 
     With ``progress="openjd"`` a known failure (an error with an exit code) also prints its `openjd_fail:` line
     through the one stdout writer, before the error goes on to the caller's one-line message."""
+    from stmpo.held import HeldMessages
     from stmpo.progress import make_reporter
     from stmpo.redact import secret_values
     from stmpo.writer import OutputWriter
 
     writer = OutputWriter()
     log_dir = log_dir or default_log_dir()
-    reporter = make_reporter(progress, writer, len(job.frames), log_dir, secrets=secret_values(job.env))
+    # held until the run starts: a refused request writes only its error (stmpo.held)
+    reporter = HeldMessages(make_reporter(progress, writer, len(job.frames), log_dir, secrets=secret_values(job.env)))
     try:
         reporter.message(f"per-child logs: {log_dir}")
         report = render_job(job, reporter)

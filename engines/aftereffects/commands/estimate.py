@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from aefarm_common import exitcodes
 from engines.aftereffects.commands._argtypes import whole_number
 from stmpo.errors import StmpoError
 from stmpo.stepped import PER_FRAME, mode_of
+
+if TYPE_CHECKING:
+    from stmpo.frames import FrameSet
 
 _positive_int = whole_number(1)
 
@@ -57,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     frames = FrameSet.parse(args.frames)
     if not len(frames):
         raise StmpoError(f"--frames {args.frames}: no frames")
+    _check_target(project, args.comp, args.rqindex, frames)
     host = detect_host()
     plan = make_plan(frames, PlanSettings(concurrency=args.concurrency), host, min_chunk=args.min_chunk)
     path = Path(args.history) if args.history else history.history_path()
@@ -79,3 +84,21 @@ def run(args: argparse.Namespace) -> int:
     for line in result.describe(f" ({frames}) of {what}"):
         print(line)
     return exitcodes.OK
+
+
+def _check_target(project: Path, comp: Optional[str], rqindex: Optional[int], frames: "FrameSet") -> None:
+    """The render's own comp check (engines.aftereffects.preflight) when the project can be read: an unknown comp
+    or render-queue item raises PreflightError (exit 2, naming the closest comps); frames outside the comp are a
+    warning on stderr. A project that cannot be read (a binary .aep) is not checked: the history is by name."""
+    from aeproject.errors import ProjectError
+    from aeproject.reader import read_project
+    from engines.aftereffects.preflight import Request, Result, check_frames, check_target
+
+    try:
+        model = read_project(project)
+    except ProjectError:
+        return
+    findings, found = check_target(Request(comp=comp, rqindex=rqindex, frames=frames), model)
+    Result(findings).raise_for_errors()
+    for finding in findings + check_frames(frames, found):
+        print(f"estimate: warning: {finding.message}", file=sys.stderr)

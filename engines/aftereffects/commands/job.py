@@ -116,7 +116,7 @@ def _check(args: argparse.Namespace) -> int:
                                          "comp": spec.comp, "rqindex": spec.rqindex, "frames": str(spec.frames),
                                          "rows": len(checked.rows), "variants": variants, "problems": problems,
                                          "warnings": checked.warnings}, indent=2, ensure_ascii=False) + "\n")
-        else:
+        elif not problems:  # a refused job prints only its errors (stdout stays empty, as for all bad input)
             target = f"comp {spec.comp!r}" if spec.comp is not None else f"render-queue item {spec.rqindex}"
             print(f"job {spec.path}: template {spec.template}, {target}, frames {spec.frames}, "
                   f"{len(checked.rows)} rows")

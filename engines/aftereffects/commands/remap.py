@@ -84,13 +84,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"aefarm: warning: {text}", file=sys.stderr)
     if len(warnings) > WARNINGS_SHOWN:
         print(f"aefarm: warning: ... and {len(warnings) - WARNINGS_SHOWN} more (see --report)", file=sys.stderr)
-    if result.cached:
-        summary = f"reused earlier conversion {result.output}"
-    elif result.kind == "aep":
-        summary = f"binary .aep needs no mapping; use it as it is: {result.output}"
-    else:
-        summary = f"mapped {result.replaced} reference(s) in {result.kind} -> {result.output}"
-    print(f"aefarm: {summary}", file=sys.stderr)
+    print(f"aefarm: {result.summary()}", file=sys.stderr)
     if args.report:
         with atomic_write(args.report, "w") as f:
             f.write(json.dumps(result.report(), indent=2, ensure_ascii=False) + "\n")

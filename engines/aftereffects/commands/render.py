@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 from aefarm_common import exitcodes
 from engines.aftereffects.commands._options import add_option_arguments, add_target_arguments, option_values
@@ -156,7 +156,14 @@ def run_command(args: argparse.Namespace) -> int:
                 aerender = resolve_aerender(job)
             except StmpoError:
                 aerender = job.aerender or "aerender"
-            for line in dry_run_lines(job, plan_job(job), aerender):
+            lines: List[str] = []
+            try:
+                lines.extend(dry_run_lines(job, plan_job(job), aerender))
+            except Exception:  # refused: stdout stays empty; several findings are listed on stderr (as promised)
+                if sum(line.startswith("preflight: error:") for line in lines) > 1:
+                    print("\n".join(lines), file=sys.stderr)
+                raise
+            for line in lines:
                 print(line)
             return exitcodes.OK
     except Exception as exc:

@@ -3,8 +3,8 @@
 Read-only: it reads report and frame files and never controls a render. It binds to 127.0.0.1 on a free port and
 prints the address on its first line (``aefarm watch: http://127.0.0.1:PORT/ ...``); ``--bind ADDR`` serves on
 another address (every host that reaches it can then read the reports) and ``--port N`` on a chosen port. Pages
-refresh every two seconds while a render runs. Ctrl-C stops it (exit 0). Exit 2: the target does not exist or the
-address cannot be bound.
+refresh every two seconds while a render runs. Ctrl-C stops it (exit 0). Exit 2: the target does not exist, is a file
+that is not a JSON run report, or the address cannot be bound.
 """
 from __future__ import annotations
 
@@ -41,6 +41,12 @@ def run(args: argparse.Namespace) -> int:
     target = Path(args.target)
     if not target.exists():
         raise StmpoError(f"watch: {target}: no such report or folder")
+    if not target.is_dir():
+        from stmpo.watch.board import read_report
+
+        _, why = read_report(target)
+        if why:  # a project, a log, a truncated file: the page could only ever answer 503
+            raise StmpoError(f"watch: {target}: not a JSON run report ({why}); give a --report file or a folder")
     try:
         server = WatchServer(target, (args.bind, args.port), quiet=not args.verbose)
     except OSError as exc:
