@@ -191,3 +191,17 @@ def test_cli_collect(library, tmp_path, aefarm):
     missing = aefarm("fonts", "collect", "Nope", "--search", library / "fonts", "-o", tmp_path / "o2", check=2)
     assert missing.stderr.startswith("aefarm: error: font not found: Nope") and missing.stderr.count("\n") == 1
     aefarm("fonts", "collect", "-o", tmp_path / "o3", check=2)
+
+
+def test_cli_collects_the_fonts_a_project_uses_from_from(library, tmp_path, aefarm):
+    """`--from PROJECT.aepx` takes the fonts its text layers use (was: "font file not found: <AfterEffectsProject")."""
+    from engines.aftereffects.sample_project import LayerSpec, write_sample_project
+
+    project = write_sample_project(tmp_path / "titles.aepx", layers=[
+        LayerSpec("Title", text="Hello", fonts=("AefarmTestSans-Bold",))])
+    done = aefarm("fonts", "collect", "--from", project, "--search", library / "fonts", "-o", tmp_path / "out",
+                  check=0)
+    assert os.listdir(tmp_path / "out") == ["AefarmTestSans-Bold.ttf"], done.stderr
+    (tmp_path / "p.aep").write_bytes(b"RIFX\x00\x00\x10\x00Egg!" + bytes(32))
+    refused = aefarm("fonts", "collect", "--from", tmp_path / "p.aep", "-o", tmp_path / "out2", check=2)
+    assert "binary .aep" in refused.stderr and not (tmp_path / "out2").exists()

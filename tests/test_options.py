@@ -338,6 +338,10 @@ def test_allow_takes_warning_classes_on_every_surface_and_refuses_others(capsys)
     with pytest.raises(SystemExit):
         build_parser().parse_args(base + ["--allow", "missing-fonts,colour-bars"])
     assert "--allow" in capsys.readouterr().err
+    for empty in (",", " , ", ""):  # as `--allow=` is: no list is not a list of no classes
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(base + ["--allow", empty])
+        assert "--allow" in capsys.readouterr().err
     data = {"compute": {"input": "/p/a.aepx", "output": "/p/out", "range": "1-5",
                         "parameters": {"comp": "Main", "allow": ["missing-effects"]}}}  # a JSON list too
     assert build_app_job(data, "1", node_os="linux").job.options.allow == ("missing-effects",)

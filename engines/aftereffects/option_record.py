@@ -192,6 +192,8 @@ class RenderOption:
             return self.check(text.lower(), surface, error, shown=raw)
         if self.kind == CHOICES:
             named = [part.strip().lower() for part in text.split(",") if part.strip()]
+            if not named:  # only separators: neither "not set" (empty) nor a class
+                raise error(f"{where} {raw!r}: expected one or more of {', '.join(self.choices)} (comma list)")
             ordered = tuple(c for c in self.choices if c in named)  # table order, each once
             return self.check(ordered if len(set(named)) == len(ordered) else tuple(named), surface, error,
                               shown=raw)

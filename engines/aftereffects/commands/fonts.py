@@ -26,7 +26,8 @@ def add_parser(subparsers: "argparse._SubParsersAction", parents: Sequence[argpa
     collect.add_argument("names", nargs="*", metavar="NAME",
                          help="PostScript name, full name, family, or a font file path")
     collect.add_argument("--from", dest="from_file", metavar="FILE",
-                         help="read names from FILE (one per line, or a JSON list)")
+                         help="read names from FILE (one per line, or a JSON list), or the fonts an After "
+                              "Effects XML project (.aepx) uses")
     collect.add_argument("--search", action="append", metavar="DIR",
                          help="search DIR (repeatable; default: the OS, user and Adobe Fonts folders)")
     collect.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to copy the fonts into")
@@ -65,12 +66,32 @@ def _pid(text: str) -> int:
     return pid
 
 
+def _project_fonts(path: str) -> List[str]:
+    """The fonts the text layers of the .aepx at ``path`` use (PostScript names); [] when it is not a project file
+    (a font list). A binary .aep cannot be read: one line saying so (exit 2)."""
+    from aeproject.reader import project_kind, read_project
+
+    try:
+        kind = project_kind(path)
+    except Exception:  # noqa: BLE001 - not a readable file: read_font_list names why
+        return []
+    if kind == "aep":
+        raise FontError(f"--from {path}: a binary .aep: its fonts cannot be read here; save it as .aepx, or give a "
+                        "list of font names")
+    if kind != "aepx":
+        return []
+    fonts = read_project(path).fonts
+    if not fonts:
+        raise FontError(f"--from {path}: the project's text layers use no fonts")
+    return list(fonts)
+
+
 def _collect(args: argparse.Namespace) -> int:
     from fonts.collect import copy_matches, find_fonts, read_font_list
 
     names: List[str] = list(args.names)
     if args.from_file:
-        names.extend(read_font_list(args.from_file))
+        names.extend(_project_fonts(args.from_file) or read_font_list(args.from_file))
     if not names:
         raise FontError("no fonts requested: give NAME arguments or --from FILE")
     matches = find_fonts(names, args.search)
