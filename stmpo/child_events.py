@@ -55,7 +55,7 @@ FAILING_WARNINGS = ("missing-footage", "missing-fonts", "missing-effects")
 # running children are ended at once. File Not Found and missing footage may concern some frames only.
 EVERY_CHILD = frozenset({"comp-not-found", "render-settings-template", "output-module-template", "project-too-new",
                          "project-unreadable", "bad-command-line", "could-not-start", "missing-fonts",
-                         "missing-effects"})
+                         "missing-effects", "output-format"})
 
 
 class RunState(Protocol):
@@ -286,7 +286,8 @@ class ChildEvents:
             left = set()  # handed back to the chunk's next invocations, one per frame: not a failure
         inv.failure = invocation_failure(
             fatal_lines=inv.fatal_lines, failing_warning=inv.failing_warning, stalled=inv.stalled, exit_code=code,
-            lingered=inv.lingered, stopped=run.killed, incomplete=bool(left), start_error=inv.start_error)
+            lingered=inv.lingered, stopped=run.killed, incomplete=bool(left), start_error=inv.start_error,
+            rejected=list(inv.rejected.values()))
         if inv.failure is not None:
             if inv.failure.permanent:
                 self._permanent(run, inv, inv.failure)

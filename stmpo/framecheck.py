@@ -19,6 +19,7 @@ Cost: a few small reads for EXR, DPX, Cineon, TIFF, PSD and uncompressed TGA; PN
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,6 +110,19 @@ def sniff(head: bytes) -> Optional[str]:
     return None
 
 
+def format_mismatch(found: str, expected: str) -> str:
+    """The verdict's reason when the file is another format than the output's extension says (e.g. the output
+    module writes PNG to ``x_[#####].exr``): every frame will be so, whatever the retry (``is_format_mismatch``)."""
+    return f"the file is {found.upper()}, not {expected.upper()}"
+
+
+def is_format_mismatch(reason: str) -> bool:
+    return _MISMATCH.fullmatch(reason) is not None
+
+
+_MISMATCH = re.compile(r"the file is [A-Z0-9]+, not [A-Z0-9]+")
+
+
 def check_frame(path: PathLike, expected_format: Optional[str] = None, *, decode_pixels: bool = False,
                 count_movie_frames: Optional[MovieFrameCounter] = None,
                 expected_frames: Optional[int] = None, pillow: bool = True) -> Verdict:
@@ -144,7 +158,7 @@ def check_frame(path: PathLike, expected_format: Optional[str] = None, *, decode
             head = f.read(8)
             found = sniff(head)
             if found is not None and found != fmt:
-                return Verdict(False, fmt, f"the file is {found.upper()}, not {fmt.upper()}")
+                return Verdict(False, fmt, format_mismatch(found, fmt))
             if fmt in ("png", "jpeg") and not pillow:
                 (check_png if fmt == "png" else check_jpeg)(f, st.st_size, pillow=False)
             else:
@@ -187,7 +201,7 @@ def _check_whole(path: PathLike, fmt: str, pillow: bool) -> Verdict:
             data = b"".join(parts)
         found = sniff(data[:8])
         if found is not None and found != fmt:
-            return Verdict(False, fmt, f"the file is {found.upper()}, not {fmt.upper()}")
+            return Verdict(False, fmt, format_mismatch(found, fmt))
         (walk_png if fmt == "png" else walk_jpeg)(data, pillow)
         verdict = Verdict(True, fmt, stamp=(st.st_size, st.st_mtime_ns))
     except Broken as exc:

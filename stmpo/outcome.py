@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from stmpo.diagnosis import PERMANENT, TRANSIENT, Failure, classify_error, classify_invocation
+from stmpo.framecheck import is_format_mismatch
 from stmpo.frames import FrameSet
 
 MAX_LINES = 5  # distinct lines kept per warning class / unparsed progress in the report
@@ -24,7 +25,7 @@ MAX_UNPARSED = 20
 def invocation_failure(*, fatal_lines: Sequence[str] = (), failing_warning: Optional[Tuple[str, str]] = None,
                        stalled: Optional[str] = None, exit_code: Optional[int] = None, lingered: bool = False,
                        stopped: Optional[str] = None, incomplete: bool = False,
-                       start_error: Optional[str] = None) -> Optional[Failure]:
+                       start_error: Optional[str] = None, rejected: Sequence[str] = ()) -> Optional[Failure]:
     """Why one invocation failed, or None.
 
     ``fatal_lines``: its fatal lines in order; ``failing_warning``: (class, line) of a warning that fails the chunk;
@@ -32,7 +33,7 @@ def invocation_failure(*, fatal_lines: Sequence[str] = (), failing_warning: Opti
     signal that ended it); ``lingered``: the tree outlived the finish grace after the comp-finished lines and was
     ended by us (its status then says nothing); ``stopped``: the scheduler's reason when it had the chunk killed
     (a steal's split, a cancel, fail-fast); ``incomplete``: frames it was given are not delivered;
-    ``start_error``: it could not be started at all.
+    ``start_error``: it could not be started at all; ``rejected``: why files it wrote failed the frame check.
 
     Precedence: a start error (permanent: the executable is missing or refused); the first permanent fatal line; a
     failing warning (permanent); a stop by the scheduler (only when frames are left); a stall; the first fatal line;
@@ -51,8 +52,14 @@ def invocation_failure(*, fatal_lines: Sequence[str] = (), failing_warning: Opti
         return Failure(TRANSIENT, "stall", stalled)
     code = None if lingered else exit_code
     signal_number = -code if code is not None and code < 0 else None
-    return classify_invocation(fatal_lines, exit_code=code if signal_number is None else None,
-                               signal_number=signal_number, incomplete=incomplete)
+    ended = classify_invocation(fatal_lines, exit_code=code if signal_number is None else None,
+                                signal_number=signal_number, incomplete=incomplete)
+    mismatch = next((why for why in rejected if is_format_mismatch(why)), None)
+    if ended is not None and ended.reason == "incomplete" and mismatch is not None:
+        # the output module writes another format than the output's extension names: a retry writes the same
+        return Failure(PERMANENT, "output-format", f"{mismatch}: the output module's format does not match the "
+                                                   "output's extension")
+    return ended
 
 
 def failure_json(failure: Optional[Failure]) -> Optional[Dict[str, str]]:

@@ -412,3 +412,15 @@ def test_write_report_leaves_no_temporary_file_when_it_fails(tmp_path):
     with pytest.raises(TypeError):
         write_report(tmp_path / "report.json", Unserializable())  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_output_module_writing_another_format_is_not_retried(tmp_path, project, aerender_sim):
+    """`x_[#####].exr` while the output module writes PNG: every retry would write PNG again (was: retried)."""
+    report, out, log = render(tmp_path, project, aerender_sim, "1-4", 1, pattern="[compName]_[#####].exr",
+                              retries=2)
+    assert not report.ok and str(report.missing) == "1-4"
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["failure_kind"] == "permanent" and data["launches"] == 1, log[-2000:]
+    assert [f["reason"] for f in data["failures"]] == ["output-format"]
+    assert "the file is PNG, not EXR" in data["failures"][0]["text"]
+    assert not [p for p in out.iterdir() if not p.name.startswith(".aefarm-")]  # nothing at a final name
