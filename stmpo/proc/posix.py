@@ -216,6 +216,7 @@ def _stat_fields(pid: int, proc_root: str = "/proc") -> Optional[List[bytes]]:
             data = handle.read()
     except OSError:
         return None
+    # the command name (field 2) may hold spaces and parentheses: the fields after the last ')' are fixed
     fields = data[data.rfind(b")") + 2:].split()
     return fields if len(fields) > 20 else None
 
@@ -304,13 +305,9 @@ def linux_process_table(proc_root: str = "/proc", reuse: float = SNAPSHOT_REUSE)
 def _read_entry(proc_root: str, pid: int, boot: List[float]) -> Optional[Tuple[int, float]]:
     """(parent pid, create time) of ``pid`` from its ``stat``; None when it is gone or unreadable. ``boot``: the boot
     time, read on first need and kept in the list for the rest of the snapshot."""
-    try:
-        with open(f"{proc_root}/{pid}/stat", "rb") as handle:
-            data = handle.read()
-    except OSError:
+    fields = _stat_fields(pid, proc_root)  # fields 3..: [1] is the ppid, [19] the start time in clock ticks
+    if fields is None:
         return None
-    # the command name (field 2) may hold spaces and parentheses: fields after the last ')' are fixed
-    fields = data[data.rfind(b")") + 2:].split()
     try:
         ppid, ticks = int(fields[1]), int(fields[19])
     except (IndexError, ValueError):
