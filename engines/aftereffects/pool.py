@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, List, Optional, Sequence, Tuple
 
 from engines.aftereffects.job import Job
-from engines.aftereffects.render import remap_project, resolve_aerender
+from engines.aftereffects.render import installed_fonts, remap_project, resolve_aerender
 from stmpo.frames import FrameSet
 from stmpo.host import Host, detect_host, load_numa_map
 from stmpo.plan import Plan, make_plan
@@ -62,13 +62,7 @@ def render_pool(jobs: Sequence[Job], reporter: Any, *, cancel_event: Optional[th
     plan = plan_pool(jobs, host)
     converted = [remap_project(job, reporter) for job in jobs]
     first = converted[0]
-    token = None
-    if first.fonts is not None:
-        from fonts.install import install
-
-        token = install(first.fonts)
-        reporter.message(f"fonts: installed the fonts of {first.fonts} for this batch")
-    try:
+    with installed_fonts(first.fonts, reporter, "batch"):
         executors: List[Executor] = []
         view = PoolView(project=Path(template or first.project),
                         frames=FrameSet.from_frames(range(sum(len(job.frames) for job in converted))),
@@ -80,11 +74,3 @@ def render_pool(jobs: Sequence[Job], reporter: Any, *, cancel_event: Optional[th
                                          processor_groups=host.processor_groups, targets=converted,
                                          executor_out=executors))
         return outcome, list(executors[0].target_reports)
-    finally:
-        if token is not None:
-            from fonts.install import remove
-
-            try:
-                remove(token)
-            except Exception as exc:  # noqa: BLE001 - a failed font removal must not hide the render's result
-                reporter.message(f"fonts: warning: could not remove the batch's fonts: {exc}")

@@ -5,6 +5,7 @@ removed and temporary state cleaned even when the render fails or is cancelled.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import tempfile
@@ -141,25 +142,31 @@ def render_job(job: Job, reporter: Any, *, cancel_event: Optional[threading.Even
     plan = plan_job(job, host)
     if not cancelled():
         job = remap_project(job, reporter)
-    token = None
-    if job.fonts is not None and not cancelled():
-        from fonts.install import install
+    with installed_fonts(job.fonts if not cancelled() else None, reporter, "render"), \
+            watch_run(job, plan, reporter, host, project=project) as watch:  # live/HTML report, history, ETA
+        return watch.finished(run(plan, job, watch.reporter, aerender=aerender, options=job.options,
+                                  cancel_event=cancel_event, handle_signals=handle_signals,
+                                  processor_groups=host.processor_groups))
 
-        token = install(job.fonts)
-        reporter.message(f"fonts: installed the fonts of {job.fonts} for this render")
+
+@contextlib.contextmanager
+def installed_fonts(folder: Optional[Path], reporter: Any, what: str) -> Iterator[None]:
+    """The fonts of ``folder`` installed while the block runs (nothing when None) and removed after it, also on
+    failure and cancel; a failed removal is said (``what``: "render", "batch") and never hides the result."""
+    if folder is None:
+        yield
+        return
+    from fonts.install import install, remove
+
+    token = install(folder)
+    reporter.message(f"fonts: installed the fonts of {folder} for this {what}")
     try:
-        with watch_run(job, plan, reporter, host, project=project) as watch:  # live/HTML report, history, ETA
-            return watch.finished(run(plan, job, watch.reporter, aerender=aerender, options=job.options,
-                                      cancel_event=cancel_event, handle_signals=handle_signals,
-                                      processor_groups=host.processor_groups))
+        yield
     finally:
-        if token is not None:
-            from fonts.install import remove
-
-            try:
-                remove(token)
-            except Exception as exc:  # noqa: BLE001 - a failed font removal must not hide the render's result
-                reporter.message(f"fonts: warning: could not remove the render's fonts: {exc}")
+        try:
+            remove(token)
+        except Exception as exc:  # noqa: BLE001 - a failed font removal must not hide the render's result
+            reporter.message(f"fonts: warning: could not remove the {what}'s fonts: {exc}")
 
 
 def default_log_dir() -> Path:
